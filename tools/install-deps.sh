@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package qasr needs: the C++ build, tests, benchmarks,
+# fuzzers, the Python toolkit and the speech-corpus tools.
+# Idempotent: when everything is already installed it only checks and exits.
+# Works as root or through sudo.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev
+  # C++ libraries
+  libdnnl-dev ocl-icd-opencl-dev
+  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+  libhwy-dev
+  libsentencepiece-dev sentencepiece
+  libbenchmark-dev libgtest-dev libgmock-dev
+  libsndfile1-dev libsoxr-dev
+  libcli11-dev nlohmann-json3-dev
+  # Python toolkit (Debian's interpreter: /usr/bin/python3)
+  python3 python3-torch python3-torchaudio python3-sentencepiece python3-pytest
+  python3-numpy python3-matplotlib
+  # torch calls the system BLAS: OpenBLAS is 6-7x faster than the reference one
+  libopenblas0-pthread
+  # speech synthesis and audio tools for the corpus and the test fixtures
+  espeak-ng flite festival festlex-cmu festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
+  # English text for the corpus
+  fortunes fortunes-min bible-kjv-text
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+  [[ "$status" == ii* ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  sudo_cmd=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo_cmd=(sudo)
+else
+  echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
