@@ -18,7 +18,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # Python toolkit (Debian's interpreter: /usr/bin/python3)
   python3 python3-torch python3-torchaudio python3-sentencepiece python3-pytest
-  python3-numpy python3-matplotlib
+  python3-numpy python3-matplotlib python3-num2words
   # torch calls the system BLAS: OpenBLAS is 6-7x faster than the reference one
   libopenblas0-pthread
   # speech synthesis and audio tools for the corpus and the test fixtures

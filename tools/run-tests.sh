@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what qasr needs, builds it, and runs every test: the C++ suite
+# (ctest), the Python toolkit's tests (pytest), and, under CI=true or with
+# --sanitize, the same C++ suite again under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=0
+[[ "${CI:-}" == "true" ]] && sanitize=1
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) sanitize=1 ;;
+    --no-sanitize) sanitize=0 ;;
+    -h|--help) echo "usage: tools/run-tests.sh [--sanitize|--no-sanitize]"; exit 0 ;;
+    *) echo "run-tests: unknown option '$arg'" >&2; exit 2 ;;
+  esac
+done
+jobs=$(nproc)
+
+tools/install-deps.sh
+
+echo "== C++: release build and ctest"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build -j"$jobs" --output-on-failure
+
+echo "== Python: pytest (Debian's interpreter)"
+PYTHONPATH=tools /usr/bin/python3 -m pytest -q tools/tests
+
+if ((sanitize)); then
+  echo "== C++: ASan+UBSan build and ctest"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQASR_SANITIZE=address \
+        -DQASR_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE no_sanitizer
+fi
