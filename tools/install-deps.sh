@@ -14,17 +14,17 @@ packages=(
   libhwy-dev
   libsentencepiece-dev sentencepiece
   libbenchmark-dev libgtest-dev libgmock-dev
-  libsndfile1-dev libsoxr-dev
+  libsndfile1-dev libsoxr-dev libfftw3-dev
   libcli11-dev nlohmann-json3-dev
   # Python toolkit (Debian's interpreter: /usr/bin/python3)
   python3 python3-torch python3-torchaudio python3-sentencepiece python3-pytest
-  python3-numpy python3-matplotlib python3-num2words
+  python3-numpy python3-matplotlib
   # torch calls the system BLAS: OpenBLAS is 6-7x faster than the reference one
   libopenblas0-pthread
   # speech synthesis and audio tools for the corpus and the test fixtures
   espeak-ng flite festival festlex-cmu festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
   # English text for the corpus
-  fortunes fortunes-min bible-kjv-text
+  fortunes fortunes-min bible-kjv bible-kjv-text
 )
 
 missing=()
