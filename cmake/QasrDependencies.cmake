@@ -57,6 +57,12 @@ endfunction()
 qasr_pkg_config(sentencepiece sentencepiece libsentencepiece-dev)
 qasr_pkg_config(sndfile sndfile libsndfile1-dev)
 qasr_pkg_config(soxr soxr libsoxr-dev)
+qasr_pkg_config(fftw3 fftw3 libfftw3-dev)
+# FFTW's thread-safe planner lives in a separate library without a .pc file.
+find_library(QASR_FFTW3_THREADS_LIB fftw3_threads)
+if(NOT QASR_FFTW3_THREADS_LIB)
+  qasr_missing("fftw3_threads (FFTW threads library)" "libfftw3-dev")
+endif()
 
 find_package(CLI11 CONFIG QUIET)
 if(NOT CLI11_FOUND)

@@ -2,6 +2,8 @@
 #include <cstdio>
 
 #include "kernels/dispatch.h"
+#include "kernels/gemm/gemm_table.h"
+#include "kernels/gemm/selfcheck.h"
 #include "tools/asr-cli/commands.h"
 
 namespace qasr::cli {
@@ -16,7 +18,16 @@ int RunSelfcheck() {
   std::printf("\nsupported here:  ");
   for (const auto& t : report.supported) std::printf(" %s", t.c_str());
   std::printf("\n");
-  return report.supported.empty() ? 1 : 0;
+  if (report.supported.empty()) return 1;
+  // Every supported target's kernels against the scalar reference.
+  int failures = 0;
+  for (const kernels::GemmKernels* table : kernels::SupportedGemmKernels()) {
+    const Status status = kernels::SelfCheckKernels(*table);
+    std::printf("kernels %-8s %s\n", table->name, status.ok() ? "ok" : status.ToString().c_str());
+    failures += status.ok() ? 0 : 1;
+  }
+  std::printf("kernel selfcheck: %s\n", failures == 0 ? "ok" : "FAILED");
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -14,5 +14,6 @@ struct Command {
 };
 
 Command AddSelfcheckCommand(CLI::App& parent);
+Command AddFeaturesCommand(CLI::App& parent);
 
 }  // namespace qasr::cli

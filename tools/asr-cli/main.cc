@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
 
   const std::vector<qasr::cli::Command> commands = {
       qasr::cli::AddSelfcheckCommand(app),
+      qasr::cli::AddFeaturesCommand(app),
   };
 
   CLI11_PARSE(app, argc, argv);

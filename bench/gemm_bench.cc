@@ -1,0 +1,106 @@
+// bench_gemm: qasr's low-bit GEMMs against oneDNN and XNNPACK on the same
+// shapes in the same run, plus a streaming-read bandwidth probe.
+// Names: gemm/<impl>/M<M>xN<N>xK<K>/threads:<T>, membw/read[/<KiB>KiB].
+// Counters: bytes_per_second = weight bytes streamed, items_per_second = MACs.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/runners.h"
+#include "kernels/formats/weight_format.h"
+
+namespace qasr::bench {
+namespace {
+
+// K x N pairs: the big layers, the vocab projection, and the small model
+// (d = 256, ffn = 1024, vocab ~500).
+struct KN {
+  size_t k, n;
+};
+constexpr KN kShapes[] = {{1024, 1024}, {1024, 4096}, {4096, 1024}, {1024, 5000},
+                          {256, 1024},  {1024, 256},  {256, 256},   {256, 500}};
+constexpr size_t kRows[] = {1, 4, 8, 64, 256, 1024};
+constexpr size_t kThreads[] = {1, 2};
+
+std::vector<std::string> Impls() {
+  std::vector<std::string> impls;
+#define QASR_BENCH_A8(name, bits) impls.push_back("qasr_" #name "a8");
+  QASR_WEIGHT_FORMATS(QASR_BENCH_A8)
+#undef QASR_BENCH_A8
+  impls.push_back("qasr_w4f32");
+  for (const char* b : {"onednn_f32", "onednn_s8", "xnnpack_f32", "xnnpack_qs8"})
+    impls.push_back(b);
+  return impls;
+}
+
+void BM_Gemm(benchmark::State& state, const std::string& impl, GemmShape s) {
+  auto runner = impl.rfind("qasr_", 0) == 0 ? MakeQasr(impl, s) : MakeBaseline(impl, s);
+  if (!runner) {
+    state.SkipWithError(("cannot set up " + impl).c_str());
+    return;
+  }
+  runner->Run();  // warm caches and lazily created state
+  for (auto _ : state) runner->Run();
+  const auto iters = static_cast<int64_t>(state.iterations());
+  state.SetBytesProcessed(iters * static_cast<int64_t>(runner->weight_bytes()));
+  state.SetItemsProcessed(iters * static_cast<int64_t>(s.m * s.n * s.k));
+}
+
+// Sums 64-bit words: the compiler vectorizes it; one pass = bytes read.
+void BM_MemRead(benchmark::State& state, size_t bytes) {
+  std::vector<uint64_t> buf(bytes / 8, 1);
+  for (auto _ : state) {
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= buf.size(); i += 4) {
+      s0 += buf[i];
+      s1 += buf[i + 1];
+      s2 += buf[i + 2];
+      s3 += buf[i + 3];
+    }
+    benchmark::DoNotOptimize(s0 + s1 + s2 + s3);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
+}
+
+std::string Name(const std::string& impl, const GemmShape& s) {
+  std::string name = "gemm/";
+  name += impl;
+  name += "/M" + std::to_string(s.m);
+  name += "xN" + std::to_string(s.n);
+  name += "xK" + std::to_string(s.k);
+  name += "/threads:" + std::to_string(s.threads);
+  return name;
+}
+
+void RegisterAll() {
+  benchmark::RegisterBenchmark("membw/read", BM_MemRead, size_t{256} << 20)
+      ->Unit(benchmark::kMicrosecond);
+  for (size_t kib : {256, 1024, 2048, 4096})
+    benchmark::RegisterBenchmark(("membw/read/" + std::to_string(kib) + "KiB").c_str(), BM_MemRead,
+                                 kib * 1024)
+        ->Unit(benchmark::kMicrosecond);
+  const std::vector<std::string> impls = Impls();
+  for (const KN& kn : kShapes)
+    for (size_t m : kRows)
+      for (size_t t : kThreads)
+        for (const std::string& impl : impls) {
+          const GemmShape s{m, kn.n, kn.k, t};
+          benchmark::RegisterBenchmark(Name(impl, s).c_str(), BM_Gemm, impl, s)
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
+}
+
+}  // namespace
+}  // namespace qasr::bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  qasr::bench::RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

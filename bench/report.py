@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Turns `bench_gemm --benchmark_format=json` output into a markdown table of
+speed ratios against the baselines (oneDNN, XNNPACK) and a PNG chart.
+
+usage: bench/report.py results.json [--png out.png] > table.md
+
+Ratios are baseline_time / qasr_time (> 1: qasr is faster). "of membw" is
+qasr's weight-streaming rate over the matching-size membw/read probe
+(cache-resident sizes) and over the 256 MiB DRAM probe.
+"""
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+
+NAME = re.compile(r"^gemm/(?P<impl>[^/]+)/M(?P<m>\d+)xN(?P<n>\d+)xK(?P<k>\d+)/threads:(?P<t>\d+)")
+BASELINES = ["onednn_f32", "onednn_s8", "xnnpack_f32", "xnnpack_qs8"]
+
+
+def load(path):
+    with open(path) as f:
+        data = json.load(f)
+    times, bw, membw = {}, {}, {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" or "error_occurred" in b:
+            continue
+        name = b["name"]
+        if name.startswith("membw/read"):
+            size = name.split("/")[2] if name.count("/") >= 2 else "dram"
+            membw[size] = b["bytes_per_second"]
+            continue
+        m = NAME.match(name)
+        if not m:
+            continue
+        key = (int(m["m"]), int(m["n"]), int(m["k"]), int(m["t"]))
+        times[(m["impl"], key)] = b["real_time"]
+        bw[(m["impl"], key)] = b.get("bytes_per_second", 0.0)
+    return times, bw, membw
+
+
+def cache_probe(membw, weight_bytes):
+    """The smallest cache-resident probe at least as large as the weights."""
+    sizes = sorted((int(s[:-3]) * 1024, v) for s, v in membw.items() if s.endswith("KiB"))
+    for size, v in sizes:
+        if size >= weight_bytes:
+            return v
+    return sizes[-1][1] if sizes else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("json")
+    ap.add_argument("--png")
+    args = ap.parse_args()
+    times, bw, membw = load(args.json)
+    keys = sorted({k for (_, k) in times})
+    impls = sorted({i for (i, _) in times if i.startswith("qasr_")})
+    out = sys.stdout
+    out.write("| M | N | K | thr | impl | time (us) | " +
+              " | ".join(f"vs {b}" for b in BASELINES) + " | of membw (cache / DRAM) |\n")
+    out.write("|" + "---|" * (7 + len(BASELINES)) + "\n")
+    chart = defaultdict(dict)
+    for key in keys:
+        m, n, k, t = key
+        for impl in impls:
+            if (impl, key) not in times:
+                continue
+            mine = times[(impl, key)]
+            ratios = []
+            for b in BASELINES:
+                base = times.get((b, key))
+                ratios.append(f"{base / mine:.2f}x" if base else "-")
+                if base and b == "onednn_f32" and t == 1:
+                    chart[impl][f"M{m} {k}x{n}"] = base / mine
+            rate = bw.get((impl, key), 0.0)
+            weight_bytes = rate * mine * 1e-6
+            probe = cache_probe(membw, weight_bytes)
+            frac = []
+            if probe:
+                frac.append(f"{rate / probe:.0%}")
+            if "dram" in membw:
+                frac.append(f"{rate / membw['dram']:.0%}")
+            out.write(f"| {m} | {n} | {k} | {t} | {impl} | {mine:.1f} | " + " | ".join(ratios) +
+                      f" | {' / '.join(frac) or '-'} |\n")
+    if membw:
+        out.write("\nmembw/read: " + ", ".join(f"{s}: {v / 1e9:.1f} GB/s"
+                                              for s, v in sorted(membw.items())) + "\n")
+    if args.png and chart:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        labels = sorted({l for d in chart.values() for l in d},
+                        key=lambda s: (int(s.split()[0][1:]), s))
+        fig, ax = plt.subplots(figsize=(max(8, len(labels) * 0.6), 4.5))
+        width = 0.8 / len(chart)
+        for i, (impl, d) in enumerate(sorted(chart.items())):
+            xs = [j + i * width for j in range(len(labels))]
+            ax.bar(xs, [d.get(l, 0) for l in labels], width, label=impl)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))])
+        ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+        ax.axhline(1.0, color="k", lw=0.5)
+        ax.set_ylabel("speedup vs oneDNN f32 (1 thread)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(args.png, dpi=120)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

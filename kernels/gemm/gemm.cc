@@ -1,0 +1,128 @@
+#include "kernels/gemm/gemm.h"
+
+#include <algorithm>
+#include <string>
+
+namespace qasr::kernels {
+
+namespace {
+
+// Cache blocking: a task covers up to kRowBlock activation rows (their codes
+// stay in L2) times kTileBlock weight tiles; each tile's codes are reused from
+// L1 by every 4-row block of the task.
+constexpr size_t kRowBlock = 64;
+constexpr size_t kTileBlock = 16;
+
+struct Partition {
+  size_t row_block, tile_block, row_tasks, tile_tasks;
+  size_t tasks() const { return row_tasks * tile_tasks; }
+};
+
+Partition Split(size_t rows, size_t tiles, ThreadPool* pool) {
+  const size_t threads = pool ? pool->num_threads() : 1;
+  Partition p;
+  p.row_block = rows <= 16 ? rows : kRowBlock;
+  p.row_tasks = (rows + p.row_block - 1) / p.row_block;
+  if (p.row_tasks >= 2 * threads) {
+    p.tile_block = kTileBlock;
+  } else {  // few row blocks (decoder GEMV): split the weights finely
+    const size_t want = 4 * threads;
+    p.tile_block = std::max<size_t>(1, std::min(kTileBlock, tiles / want));
+  }
+  p.tile_tasks = (tiles + p.tile_block - 1) / p.tile_block;
+  return p;
+}
+
+template <class Fn>
+void RunTiles(size_t rows, size_t tiles, ThreadPool* pool, const Fn& fn) {
+  const Partition p = Split(rows, tiles, pool);
+  auto task = [&](size_t i) {
+    const size_t rb = i / p.tile_tasks, tb = i % p.tile_tasks;
+    const size_t m0 = rb * p.row_block, t0 = tb * p.tile_block;
+    fn(m0, std::min(rows, m0 + p.row_block), t0, std::min(tiles, t0 + p.tile_block));
+  };
+  if (pool == nullptr) {
+    for (size_t i = 0; i < p.tasks(); ++i) task(i);
+  } else {
+    pool->ParallelFor(p.tasks(), task);
+  }
+}
+
+Status CheckA8(const QuantizedActivations& x, const PackedWeightsView& w) {
+  const WeightLayout& l = w.layout();
+  if (w.data() == nullptr) return InvalidArgument("weights not set");
+  if (x.rows == 0 || x.codes == nullptr) return InvalidArgument("activations not quantized");
+  if (x.cols != l.shape.cols || x.padded_cols != l.padded_cols || x.groups != l.groups ||
+      x.group_cols != l.group_cols)
+    return InvalidArgument("activations quantized for " + std::to_string(x.cols) +
+                           " columns / group " + std::to_string(x.group_cols) + ", weights have " +
+                           std::to_string(l.shape.cols) + " / " + std::to_string(l.group_cols));
+  return Status::Ok();
+}
+
+Status CheckOutput(const float* y, size_t ldy, const WeightLayout& l) {
+  if (y == nullptr) return InvalidArgument("null output");
+  if (ldy < l.shape.rows)
+    return InvalidArgument("output stride " + std::to_string(ldy) + " < N " +
+                           std::to_string(l.shape.rows));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status QuantizeActivations(const GemmKernels& k, const float* x, size_t lda, size_t rows,
+                           const WeightLayout& w, QuantizedActivations& out, ThreadPool* pool) {
+  if (x == nullptr) return InvalidArgument("null activations");
+  if (lda < w.shape.cols) return InvalidArgument("activation stride < K");
+  QASR_RETURN_IF_ERROR(out.Reshape(rows, w));
+  const size_t per_task = 16;
+  const size_t tasks = (rows + per_task - 1) / per_task;
+  auto task = [&](size_t i) {
+    k.quantize(x, lda, i * per_task, std::min(rows, (i + 1) * per_task), out);
+  };
+  if (pool == nullptr) {
+    for (size_t i = 0; i < tasks; ++i) task(i);
+  } else {
+    pool->ParallelFor(tasks, task);
+  }
+  return Status::Ok();
+}
+
+Status GemmA8(const GemmKernels& k, const QuantizedActivations& x, const PackedWeightsView& w,
+              const float* bias, float* y, size_t ldy, ThreadPool* pool) {
+  QASR_RETURN_IF_ERROR(CheckA8(x, w));
+  QASR_RETURN_IF_ERROR(CheckOutput(y, ldy, w.layout()));
+  const A8TileFn fn = k.a8[FormatIndex(w.layout().shape.bits)];
+  const A8Job job{&x, w, bias, y, ldy, nullptr};
+  RunTiles(x.rows, w.layout().tiles, pool,
+           [&](size_t m0, size_t m1, size_t t0, size_t t1) { fn(job, m0, m1, t0, t1); });
+  return Status::Ok();
+}
+
+Status GemmA8GroupDots(const GemmKernels& k, const QuantizedActivations& x,
+                       const PackedWeightsView& w, int32_t* dots, ThreadPool* pool) {
+  QASR_RETURN_IF_ERROR(CheckA8(x, w));
+  if (dots == nullptr) return InvalidArgument("null dots");
+  const A8TileFn fn = k.a8[FormatIndex(w.layout().shape.bits)];
+  const A8Job job{&x, w, nullptr, nullptr, 0, dots};
+  RunTiles(x.rows, w.layout().tiles, pool,
+           [&](size_t m0, size_t m1, size_t t0, size_t t1) { fn(job, m0, m1, t0, t1); });
+  return Status::Ok();
+}
+
+Status GemmF32(const GemmKernels& k, const float* x, size_t lda, size_t rows,
+               const PackedWeightsView& w, const float* bias, float* y, size_t ldy,
+               ThreadPool* pool) {
+  const WeightLayout& l = w.layout();
+  if (w.data() == nullptr) return InvalidArgument("weights not set");
+  if (x == nullptr || rows == 0) return InvalidArgument("no activations");
+  if (lda < l.shape.cols) return InvalidArgument("activation stride < K");
+  QASR_RETURN_IF_ERROR(CheckOutput(y, ldy, l));
+  const F32TileFn fn = k.f32[FormatIndex(l.shape.bits)];
+  const F32Job job{x, lda, w, bias, y, ldy};
+  RunTiles(rows, l.tiles, pool,
+           [&](size_t m0, size_t m1, size_t t0, size_t t1) { fn(job, m0, m1, t0, t1); });
+  return Status::Ok();
+}
+
+}  // namespace qasr::kernels

@@ -1,0 +1,76 @@
+// Dynamic per-row int8 activation quantization (see activation_format.h for
+// the definition). Vector body plus the scalar definition for tails, so the
+// codes equal the reference's on every target.
+#if defined(QASR_KERNELS_GEMM_QUANTIZE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QASR_KERNELS_GEMM_QUANTIZE_INL_H_
+#undef QASR_KERNELS_GEMM_QUANTIZE_INL_H_
+#else
+#define QASR_KERNELS_GEMM_QUANTIZE_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/formats/activation_format.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qasr::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+HWY_INLINE float RowAbsMax(const float* x, size_t cols) {
+  const hn::CappedTag<float, 16> df;
+  const size_t n = hn::Lanes(df);
+  auto vmax = hn::Zero(df);
+  size_t k = 0;
+  for (; k + n <= cols; k += n) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(df, x + k)));
+  float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
+  for (; k < cols; ++k) amax = std::fmax(amax, std::fabs(x[k]));
+  return amax;
+}
+
+// Quantizes x[begin, end) into q, returning the sum of the codes.
+HWY_INLINE int32_t QuantizeSpan(const float* x, size_t begin, size_t end, float inv, int8_t* q) {
+  const hn::CappedTag<float, 16> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  const size_t n = hn::Lanes(df);
+  const auto vinv = hn::Set(df, inv), lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f);
+  auto vsum = hn::Zero(di);
+  size_t k = begin;
+  for (; k + n <= end; k += n) {
+    const auto r = hn::Min(hn::Max(hn::Round(hn::Mul(hn::LoadU(df, x + k), vinv)), lo), hi);
+    const auto codes = hn::ConvertTo(di, r);
+    vsum = hn::Add(vsum, codes);
+    hn::StoreU(hn::DemoteTo(d8, codes), d8, q + k);
+  }
+  int32_t sum = hn::GetLane(hn::SumOfLanes(di, vsum));
+  for (; k < end; ++k) {
+    q[k] = QuantizeActivation(x[k], inv);
+    sum += q[k];
+  }
+  return sum;
+}
+
+void QuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, QuantizedActivations& out) {
+  for (size_t m = m0; m < m1; ++m) {
+    const float* row = x + m * lda;
+    const float amax = RowAbsMax(row, out.cols);
+    const float inv = ActivationInverseScale(amax);
+    out.scales[m] = inv == 0.0f ? 0.0f : amax / 127.0f;
+    int8_t* q = out.row(m);
+    int32_t* sums = &out.sums[m * out.groups];
+    std::memset(q, 0, out.padded_cols);
+    for (size_t g = 0; g < out.groups; ++g) {
+      const size_t begin = g * out.group_cols;
+      const size_t end = begin + out.group_cols < out.cols ? begin + out.group_cols : out.cols;
+      sums[g] = inv == 0.0f ? 0 : QuantizeSpan(row, begin, end, inv, q);
+    }
+  }
+}
+
+}  // namespace qasr::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard

@@ -1,0 +1,82 @@
+// Activation quantization: every target equals the scalar definition bit for
+// bit (codes, row scales, group sums), including ties and all-zero rows.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "kernels/gemm/gemm.h"
+#include "kernels/ref/gemm_ref.h"
+#include "tests/kernels/test_util.h"
+
+namespace qasr::kernels {
+namespace {
+
+class QuantizeTest : public ::testing::TestWithParam<const GemmKernels*> {};
+
+void ExpectSame(const QuantizedActivations& a, const QuantizedActivations& b) {
+  ASSERT_EQ(a.rows, b.rows);
+  for (size_t m = 0; m < a.rows; ++m) {
+    ASSERT_EQ(std::memcmp(a.row(m), b.row(m), a.padded_cols), 0) << "row " << m;
+    EXPECT_EQ(a.scales[m], b.scales[m]) << "row " << m;
+  }
+  EXPECT_EQ(a.sums, b.sums);
+}
+
+TEST_P(QuantizeTest, TiesRoundHalfToEven) {
+  const WeightLayout l = *WeightLayout::Make({4, 8, 40, 32});
+  // amax = 127 makes inv exactly 1, so x * inv keeps the .5 ties.
+  std::vector<float> x = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 126.5f, -126.5f, 1.5f, -2.5f, 3.5f};
+  x.resize(40, 4.5f);
+  QuantizedActivations q;
+  ASSERT_TRUE(QuantizeActivations(*GetParam(), x.data(), 40, 1, l, q, nullptr).ok());
+  const int8_t expect[] = {127, 2, -4, 0, 0, 126, -126, 2, -2, 4};
+  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(q.row(0)[i], expect[i]) << i;
+  for (size_t i = 10; i < 40; ++i) EXPECT_EQ(q.row(0)[i], 4) << i;
+  EXPECT_EQ(q.scales[0], 1.0f);
+}
+
+TEST_P(QuantizeTest, ZeroAndTinyRowsGiveZeroCodes) {
+  const WeightLayout l = *WeightLayout::Make({4, 8, 70, 32});
+  std::vector<float> x(3 * 70, 0.0f);
+  x[70 + 5] = 1e-38f;     // 127 / amax overflows
+  x[140 + 69] = -1e-30f;  // tiny but fine
+  QuantizedActivations q, r;
+  ASSERT_TRUE(QuantizeActivations(*GetParam(), x.data(), 70, 3, l, q, nullptr).ok());
+  ASSERT_TRUE(r.Reshape(3, l).ok());
+  ref::QuantizeActivations(x.data(), 70, r, l);
+  ExpectSame(q, r);
+  EXPECT_EQ(q.scales[0], 0.0f);
+  EXPECT_EQ(q.scales[1], 0.0f);
+  EXPECT_EQ(q.row(2)[69], -127);
+}
+
+TEST_P(QuantizeTest, MatchesReferenceOnRandomRows) {
+  for (size_t k : {1, 7, 31, 32, 33, 100, 1000, 4099})
+    for (size_t g : {32, 64, 128, 100000}) {
+      const WeightLayout l = *WeightLayout::Make({4, 8, k, g});
+      const size_t rows = 5, lda = k + 3;
+      std::vector<float> buf = testing::RandomActivations(rows * lda + 1, static_cast<uint32_t>(k));
+      const float* x = buf.data() + 1;  // misaligned rows
+      QuantizedActivations q, r;
+      ThreadPool pool(2);
+      ASSERT_TRUE(QuantizeActivations(*GetParam(), x, lda, rows, l, q, &pool).ok());
+      ASSERT_TRUE(r.Reshape(rows, l).ok());
+      ref::QuantizeActivations(x, lda, r, l);
+      ExpectSame(q, r);
+    }
+}
+
+TEST_P(QuantizeTest, RejectsBadArguments) {
+  const WeightLayout l = *WeightLayout::Make({4, 8, 40, 32});
+  std::vector<float> x(40);
+  QuantizedActivations q;
+  EXPECT_FALSE(QuantizeActivations(*GetParam(), nullptr, 40, 1, l, q, nullptr).ok());
+  EXPECT_FALSE(QuantizeActivations(*GetParam(), x.data(), 39, 1, l, q, nullptr).ok());
+  EXPECT_FALSE(QuantizeActivations(*GetParam(), x.data(), 40, 0, l, q, nullptr).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, QuantizeTest, ::testing::ValuesIn(SupportedGemmKernels()),
+                         [](const auto& info) { return std::string(info.param->name); });
+
+}  // namespace
+}  // namespace qasr::kernels

@@ -1,0 +1,129 @@
+"""Command line of the qasr Python toolkit.
+
+    PYTHONPATH=tools /usr/bin/python3 -m qasr train --spm ... --out runs/small
+    PYTHONPATH=tools /usr/bin/python3 -m qasr transcribe [--model small] FILE...
+    PYTHONPATH=tools /usr/bin/python3 -m qasr eval --manifest data/corpus/manifests/dev.jsonl
+    PYTHONPATH=tools /usr/bin/python3 -m qasr export --checkpoint runs/small/checkpoint_best.pt --name small
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import torch
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def _model_paths(name: str, models_dir: Path) -> tuple:
+    return models_dir / f"{name}-fp32.pt", models_dir / f"{name}.spm.model"
+
+
+def _load(name: str, models_dir: Path, model_path: Optional[str], spm_path: Optional[str]):
+    from .tokenizer import Tokenizer
+    from .train import load_inference_model
+
+    mp, sp = _model_paths(name, models_dir)
+    model = load_inference_model(Path(model_path) if model_path else mp)
+    return model, Tokenizer(spm_path or sp)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="small", help="model name: models/NAME-fp32.pt + models/NAME.spm.model")
+    p.add_argument("--models-dir", default=str(MODELS_DIR))
+    p.add_argument("--model-path", default=None, help="explicit .pt (overrides --model)")
+    p.add_argument("--spm", default=None, help="explicit SentencePiece model (overrides --model)")
+    p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy)")
+    p.add_argument("--threads", type=int, default=2)
+
+
+def cmd_transcribe(argv: Sequence[str]) -> int:
+    """Transcribes audio files (any sample rate; resampled to 16 kHz)."""
+    from .decode import collate_features, decode_ids
+    from .features import file_features
+
+    p = argparse.ArgumentParser(prog="qasr transcribe")
+    _common(p)
+    p.add_argument("--with-names", action="store_true", help="prefix each line with the file name and a tab")
+    p.add_argument("files", nargs="+")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    model, tok = _load(a.model, Path(a.models_dir), a.model_path, a.spm)
+    for f in a.files:
+        feats, _ = file_features(f)
+        if feats.size(0) < 4:
+            text = ""
+        else:
+            x, lens = collate_features([feats])
+            text = tok.decode(decode_ids(model, x, lens, beam=a.beam)[0])
+        print(f"{f}\t{text}" if a.with_names else text, flush=True)
+    return 0
+
+
+def cmd_eval(argv: Sequence[str]) -> int:
+    """WER of a model on a manifest."""
+    from .data import FeatureCache, read_manifest
+    from .train import evaluate
+
+    p = argparse.ArgumentParser(prog="qasr eval")
+    _common(p)
+    p.add_argument("--manifest", default="data/corpus/manifests/dev.jsonl")
+    p.add_argument("--corpus-root", default=None)
+    p.add_argument("--limit", type=int, default=0)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    model, tok = _load(a.model, Path(a.models_dir), a.model_path, a.spm)
+    utts = read_manifest(a.manifest, a.corpus_root, a.limit)
+    w = evaluate(model, tok, utts, FeatureCache(utts, log_every=0), beam=a.beam)
+    print(f"WER {w:.2f}% on {len(utts)} utterances of {a.manifest} (beam {a.beam})")
+    return 0
+
+
+def cmd_export(argv: Sequence[str]) -> int:
+    """Exports a training checkpoint to models/NAME-fp32.pt (+ models/NAME.spm.model)."""
+    from .model import VGGTransformer, VGGTransformerConfig
+    from .train import export_weights
+
+    p = argparse.ArgumentParser(prog="qasr export")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--name", default="small")
+    p.add_argument("--models-dir", default=str(MODELS_DIR))
+    a = p.parse_args(argv)
+    ck = torch.load(a.checkpoint, map_location="cpu")
+    model = VGGTransformer(VGGTransformerConfig.from_dict(ck["config"]))
+    model.load_state_dict(ck["model"])
+    mp, sp = _model_paths(a.name, Path(a.models_dir))
+    extra = {"train_step": ck.get("step"), "dev_wer_greedy_subset": ck.get("best_wer"), "config_name": ck.get("config_name")}
+    export_weights(model, mp, sp.name, extra)
+    shutil.copyfile(ck["spm"], sp)
+    print(f"wrote {mp} ({mp.stat().st_size / 1e6:.1f} MB) and {sp}; step {ck.get('step')}, best dev WER {ck.get('best_wer')}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Dispatches subcommands."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "train":
+        from .train import main as train_main
+
+        train_main(rest)
+        return 0
+    if cmd == "transcribe":
+        return cmd_transcribe(rest)
+    if cmd == "eval":
+        return cmd_eval(rest)
+    if cmd == "export":
+        return cmd_export(rest)
+    print(f"unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
