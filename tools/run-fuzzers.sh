@@ -11,7 +11,7 @@ build=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DQASR_SANITIZE=address -DQASR_BUILD_FUZZERS=ON -DQASR_BUILD_TESTS=OFF \
   -DQASR_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j"$jobs" --target frontend_fuzzer
+cmake --build "$build" -j"$jobs" --target frontend_fuzzer model_loader_fuzz
 
 # Seed corpus: small valid files of several formats, made on the fly.
 corpus="$build/corpus/frontend"
@@ -30,4 +30,17 @@ echo "run-fuzzers: frontend_fuzzer for ${seconds}s"
 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
   "$build/tests/fuzz/frontend_fuzzer" -max_total_time="$seconds" -max_len=65536 \
   -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/" "$corpus"
+
+# Model loader: seeds are the small valid .qasr files the Python exporter
+# writes for the C++ tests (min.qasr has every dtype; the others are models).
+corpus="$build/corpus/model_loader"
+mkdir -p "$corpus"
+PYTHONPATH=tools /usr/bin/python3 -m qasr.export testdata --out "$build/model_testdata" >/dev/null
+cp "$build"/model_testdata/*.qasr "$corpus/"
+
+echo "run-fuzzers: model_loader_fuzz for ${seconds}s"
+ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  "$build/tests/fuzz/model_loader_fuzz" -max_total_time="$seconds" -max_len=65536 \
+  -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 \
+  -artifact_prefix="$build/" "$corpus"
 echo "run-fuzzers: no crashes"

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 namespace qasr::frontend::internal {
@@ -217,7 +218,7 @@ std::vector<std::uint8_t> ReadHead(const std::string& path) {
 }
 
 // Reads every frame, averaging channels and scaling to the int16 range.
-Result<Waveform> ReadAll(SNDFILE* file, const SF_INFO& info, const DecodeLimits& limits) {
+Result<Waveform> ReadAllUnchecked(SNDFILE* file, const SF_INFO& info, const DecodeLimits& limits) {
   QASR_RETURN_IF_ERROR(CheckHeader(info, limits));
   QASR_RETURN_IF_ERROR(CheckDeclaredDataSize(file));
   const bool check_finite = IsFloatSubtype(info.format);
@@ -227,8 +228,10 @@ Result<Waveform> ReadAll(SNDFILE* file, const SF_INFO& info, const DecodeLimits&
   std::vector<float> chunk(kChunkFrames * channels);
   Waveform wave;
   wave.sample_rate = info.samplerate;
+  // Headers can lie (a FLAC STREAMINFO may claim 2^36 samples): reserve at
+  // most 16 Mi samples up front and let the data itself grow the vector.
   if (info.frames != SF_COUNT_MAX && info.frames > 0) {
-    wave.samples.reserve(static_cast<size_t>(info.frames));
+    wave.samples.reserve(static_cast<size_t>(std::min<sf_count_t>(info.frames, 1 << 24)));
   }
   const float scale = kInt16Scale / static_cast<float>(channels);
   for (;;) {
@@ -259,6 +262,15 @@ Result<Waveform> ReadAll(SNDFILE* file, const SF_INFO& info, const DecodeLimits&
                     " could be decoded");
   }
   return wave;
+}
+
+// Audio within the limits can still exhaust memory; report it, never throw.
+Result<Waveform> ReadAll(SNDFILE* file, const SF_INFO& info, const DecodeLimits& limits) {
+  try {
+    return ReadAllUnchecked(file, info, limits);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kResourceExhausted, "out of memory while decoding");
+  }
 }
 
 }  // namespace

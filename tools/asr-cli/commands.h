@@ -15,5 +15,6 @@ struct Command {
 
 Command AddSelfcheckCommand(CLI::App& parent);
 Command AddFeaturesCommand(CLI::App& parent);
+Command AddInspectCommand(CLI::App& parent);
 
 }  // namespace qasr::cli

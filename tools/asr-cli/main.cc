@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   const std::vector<qasr::cli::Command> commands = {
       qasr::cli::AddSelfcheckCommand(app),
       qasr::cli::AddFeaturesCommand(app),
+      qasr::cli::AddInspectCommand(app),
   };
 
   CLI11_PARSE(app, argc, argv);

@@ -37,7 +37,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-path", default=None, help="explicit .pt (overrides --model)")
     p.add_argument("--spm", default=None, help="explicit SentencePiece model (overrides --model)")
     p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
+    p.add_argument("--max-len-a", type=float, default=0.5, help="max tokens = a * encoder steps + b (fairseq: a=0, b=200)")
+    p.add_argument("--max-len-b", type=int, default=10)
+    p.add_argument("--no-repeat-ngram", type=int, default=0, help="repetition guard: forbid repeating n-grams (0 = off)")
+
+
+def _beam_cfg(a: argparse.Namespace):
+    from .decode import BeamConfig
+
+    return BeamConfig(beam=a.beam, max_len_a=a.max_len_a, max_len_b=a.max_len_b, no_repeat_ngram_size=a.no_repeat_ngram)
 
 
 def cmd_transcribe(argv: Sequence[str]) -> int:
@@ -58,7 +67,7 @@ def cmd_transcribe(argv: Sequence[str]) -> int:
             text = ""
         else:
             x, lens = collate_features([feats])
-            text = tok.decode(decode_ids(model, x, lens, beam=a.beam)[0])
+            text = tok.decode(decode_ids(model, x, lens, beam=a.beam, beam_cfg=_beam_cfg(a))[0])
         print(f"{f}\t{text}" if a.with_names else text, flush=True)
     return 0
 
@@ -77,7 +86,7 @@ def cmd_eval(argv: Sequence[str]) -> int:
     torch.set_num_threads(a.threads)
     model, tok = _load(a.model, Path(a.models_dir), a.model_path, a.spm)
     utts = read_manifest(a.manifest, a.corpus_root, a.limit)
-    w = evaluate(model, tok, utts, FeatureCache(utts, log_every=0), beam=a.beam)
+    w = evaluate(model, tok, utts, FeatureCache(utts, log_every=0), beam=a.beam, beam_cfg=_beam_cfg(a))
     print(f"WER {w:.2f}% on {len(utts)} utterances of {a.manifest} (beam {a.beam})")
     return 0
 

@@ -83,11 +83,18 @@ class FeatureCache:
                 self.feats[u.uid] = f.to(torch.float16)
             if self.log_every and (i + 1) % self.log_every == 0:
                 print(f"features: {i + 1}/{len(missing)}", flush=True)
-        if self.cache_file and missing and save:
+                if save:
+                    self.save()  # progress survives an interruption
+        if missing and save:
+            self.save()
+        return [u for u in utts if u.uid in self.feats]
+
+    def save(self) -> None:
+        """Atomically writes all cached features to the cache file (if any)."""
+        if self.cache_file:
             tmp = self.cache_file.with_suffix(".pt.tmp")
             torch.save(self.feats, tmp)
             os.replace(tmp, self.cache_file)
-        return [u for u in utts if u.uid in self.feats]
 
     def __getitem__(self, uid: str) -> Tensor:
         return self.feats[uid].float()

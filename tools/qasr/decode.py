@@ -176,7 +176,7 @@ def decode_ids(
     model: VGGTransformer, feats: Tensor, lengths: Tensor, beam: int = 1, beam_cfg: Optional[BeamConfig] = None
 ) -> List[List[int]]:
     """Best token ids per utterance: greedy when ``beam == 1``, beam search otherwise."""
-    if beam <= 1:
+    if beam <= 1 and not (beam_cfg and beam_cfg.no_repeat_ngram_size > 0):
         mla, mlb = (beam_cfg.max_len_a, beam_cfg.max_len_b) if beam_cfg else (0.0, 200)
         return greedy_search(model, feats, lengths, mla, mlb)
     cfg = beam_cfg or BeamConfig()

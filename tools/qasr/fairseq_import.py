@@ -12,12 +12,15 @@ dim 64, pool 2).  The dictionary order comes from the ``dict.txt`` shipped with 
 from __future__ import annotations
 
 import ast
-import pickle
+import importlib.abc
+import importlib.machinery
 import re
+import sys
 import types
+from contextlib import contextmanager
 from argparse import Namespace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -41,22 +44,56 @@ class _Stub:
         return _Stub(*args)
 
 
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:  # noqa: D102
-        if module.split(".")[0] in _STUB_PREFIXES:
-            return type(name, (_Stub,), {"__module__": module})
-        return super().find_class(module, name)
+class _StubModule(types.ModuleType):
+    """Module whose every attribute is a fresh :class:`_Stub` subclass (cached)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        cls = type(name, (_Stub,), {"__module__": self.__name__})
+        setattr(self, name, cls)
+        return cls
 
 
-_pickle_module = types.ModuleType("qasr_fairseq_pickle")
-_pickle_module.Unpickler = _Unpickler  # type: ignore[attr-defined]
-_pickle_module.load = pickle.load  # type: ignore[attr-defined]
-_pickle_module.__dict__.update({k: getattr(pickle, k) for k in ("dump", "dumps", "loads", "HIGHEST_PROTOCOL")})
+class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import hook (appended last, so real packages win) that fabricates fairseq/omegaconf modules.
+
+    torch 1.13's ``torch.load`` ignores its ``pickle_module`` argument when ``weights_only`` is
+    off, so a custom ``Unpickler.find_class`` cannot be used; stub modules work on every version.
+    """
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:  # noqa: D102
+        if fullname.split(".")[0] in _STUB_PREFIXES:
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec: Any) -> types.ModuleType:  # noqa: D102
+        mod = _StubModule(spec.name)
+        mod.__path__ = []  # type: ignore[attr-defined]
+        return mod
+
+    def exec_module(self, module: types.ModuleType) -> None:  # noqa: D102
+        return None
+
+
+@contextmanager
+def _stubbed_imports() -> Iterator[None]:
+    finder = _StubFinder()
+    before = set(sys.modules)
+    sys.meta_path.append(finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        for name in set(sys.modules) - before:
+            if isinstance(sys.modules[name], _StubModule):
+                del sys.modules[name]
 
 
 def load_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
-    """torch.load of a fairseq checkpoint with fairseq/omegaconf classes stubbed."""
-    return torch.load(str(path), map_location="cpu", pickle_module=_pickle_module)
+    """torch.load of a fairseq checkpoint; fairseq/omegaconf classes are stubbed if absent."""
+    with _stubbed_imports():
+        return torch.load(str(path), map_location="cpu")
 
 
 def eval_config_string(s: Any) -> Any:

@@ -214,6 +214,7 @@ class Trainer:
         self.aug_rng = random.Random(args.seed * 7 + rank)
         self.ddp: Optional[nn.Module] = None
         self.stop_flag = False
+        self.in_loop = False
 
     # ----------------------------------------------------------------- checkpoints
 
@@ -321,6 +322,7 @@ class Trainer:
             self.ddp = DDP(self.module, find_unused_parameters=False)
         fwd = self.ddp or self.module
         self.module.train()
+        self.in_loop = True
         amp = torch.autocast("cpu", dtype=torch.bfloat16) if a.bf16 else nullcontext()
         last_ckpt = last_eval = time.time()
         frames_acc = 0
@@ -361,7 +363,7 @@ class Trainer:
                 now = time.time()
                 stop = (a.time_budget_min > 0 and now - t_start >= a.time_budget_min * 60) or (a.stop_step and self.step >= a.stop_step)
                 stop = self._agree(stop or self.stop_flag)
-                if self.rank == 0 and (now - last_eval >= a.eval_every_min * 60 or stop) and dev_cache is not None:
+                if self.rank == 0 and (now - last_eval >= a.eval_every_min * 60 or (stop and not self.stop_flag)) and dev_cache is not None:
                     w = self.dev_wer(dev_cache)
                     self.log(f"dev WER (greedy, {len(self.dev_utts)} utts) at step {self.step}: {w:.2f}%")
                     self.record(step=self.step, dev_wer=w)
@@ -422,6 +424,9 @@ def _worker(rank: int, world: int, args: argparse.Namespace, port: int) -> None:
 
 def _install_signal(tr: Trainer) -> None:
     def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+        if not tr.in_loop:  # still preparing data: nothing to checkpoint (feature cache is saved in parts)
+            raise SystemExit(f"received signal {signum} before training started")
+        tr.log(f"received signal {signum}: checkpointing and stopping after this step")
         tr.stop_flag = True
 
     signal.signal(signal.SIGTERM, handler)
