@@ -28,6 +28,7 @@ printf 'RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00
 
 echo "run-fuzzers: frontend_fuzzer for ${seconds}s"
 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  LSAN_OPTIONS=suppressions=tests/fuzz/frontend_lsan.supp \
   "$build/tests/fuzz/frontend_fuzzer" -max_total_time="$seconds" -max_len=65536 \
   -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/" "$corpus"
 

@@ -56,7 +56,7 @@ Json Summary(const engine::ModelFile& file) {
           {"checksum", crc},
           {"config", ParsedBlob(file.config_json())},
           {"feature_config", ParsedBlob(file.feature_config_json())},
-          {"metadata", ParsedBlob(file.metadata_json())},
+          {"metadata", ParsedBlob(file.metadata())},
           {"tokenizer_bytes", file.spm_model().size()},
           {"tensors", tensors},
           {"totals",
@@ -68,9 +68,14 @@ Json Summary(const engine::ModelFile& file) {
 }
 
 std::string ShapeText(const Json& shape) {
+  // Appends (not operator+ on literals) to dodge GCC 12's false -Wrestrict.
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + shape[i].dump();
-  return s + "]";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ',';
+    s += std::to_string(shape[i].get<uint64_t>());
+  }
+  s += ']';
+  return s;
 }
 
 void PrintText(const std::string& path, const Json& s) {

@@ -132,6 +132,11 @@ def test_writer_rejects_bad_input(tmp_path: Path) -> None:
         write_model(p, MIN_CONFIG, ok, FAKE_SPM, [1, 2])  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         write_model(p, MIN_CONFIG, ok, FAKE_SPM, {"x": float("nan")})
+    deep: list = []
+    for _ in range(70):
+        deep = [deep]
+    with pytest.raises(ValueError):
+        write_model(p, MIN_CONFIG, ok, FAKE_SPM, {"x": deep})  # the C++ loader allows depth 64
     assert not p.exists() and not list(tmp_path.iterdir())
 
 

@@ -62,9 +62,22 @@ class _Entry:
     group: int = 0
 
 
+MAX_JSON_DEPTH = 64  # the C++ loader's limit (engine/format/model_config.cc)
+
+
+def _depth(obj: Any) -> int:
+    if isinstance(obj, Mapping):
+        return 1 + max((_depth(v) for v in obj.values()), default=0)
+    if isinstance(obj, (list, tuple)):
+        return 1 + max((_depth(v) for v in obj), default=0)
+    return 0
+
+
 def _json_bytes(obj: Any, what: str) -> bytes:
     if not isinstance(obj, Mapping):
         raise TypeError(f"{what} must be a JSON object (dict)")
+    if _depth(obj) > MAX_JSON_DEPTH:
+        raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH}")
     return json.dumps(obj, sort_keys=False, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
