@@ -10,8 +10,38 @@ namespace {
 
 using Json = nlohmann::json;
 
+// nlohmann parses iteratively but dumps, copies and compares recursively:
+// a deeply nested hostile blob would overflow the stack later (inspect).
+constexpr int kMaxJsonDepth = 64;
+
+bool NestingWithin(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 // Parses without exceptions; a discarded value means a syntax error.
 Result<Json> ParseObject(std::string_view text, std::string_view what) {
+  if (!NestingWithin(text, kMaxJsonDepth))
+    return DataLoss(std::string(what) + ": JSON nested deeper than " +
+                    std::to_string(kMaxJsonDepth));
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return DataLoss(std::string(what) + ": not valid JSON");
   if (!j.is_object()) return DataLoss(std::string(what) + ": not a JSON object");
@@ -170,6 +200,11 @@ Result<ModelConfig> ParseModelConfig(std::string_view json_text) {
   QASR_RETURN_IF_ERROR(r.Int("tgt_embed_dim", 1, kMaxWidth, &c.tgt_embed_dim));
   QASR_RETURN_IF_ERROR(ReadDecoderConv(r, &c.decoder_conv));
   QASR_RETURN_IF_ERROR(ReadLayers(r, "decoder_layers", &c.decoder_layers));
+  // Cross-attention projects the encoder output with d_model x d_model weights.
+  for (const TransformerLayerConfig& l : c.decoder_layers)
+    if (l.d_model != c.enc_output_dim)
+      return DataLoss("model config: decoder d_model " + std::to_string(l.d_model) +
+                      " differs from enc_output_dim " + std::to_string(c.enc_output_dim));
   return c;
 }
 

@@ -68,7 +68,8 @@ class ModelFile {
   std::string_view config_json() const { return config_json_; }
   std::string_view feature_config_json() const { return feature_json_; }
   std::span<const uint8_t> spm_model() const { return spm_; }
-  std::string_view metadata_json() const { return metadata_json_; }  // a JSON object
+  // Free-form metadata: the text of a JSON object (nesting depth <= 64).
+  std::string_view metadata() const { return metadata_json_; }
 
   uint16_t version_major() const { return version_major_; }
   uint16_t version_minor() const { return version_minor_; }

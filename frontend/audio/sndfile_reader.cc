@@ -3,6 +3,7 @@
 #include <sndfile.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -245,15 +246,32 @@ Result<Waveform> ReadAllUnchecked(SNDFILE* file, const SF_INFO& info, const Deco
       return OutOfRange("audio is longer than the limit of " +
                         std::to_string(limits.max_duration_s) + " s");
     }
-    for (size_t f = 0; f < static_cast<size_t>(got); ++f) {
-      const float* frame = chunk.data() + f * channels;
-      float sum = 0.0f;
-      for (size_t c = 0; c < channels; ++c) sum += frame[c];
-      if (check_finite && !std::isfinite(sum)) {
-        return DataLoss("non-finite sample (NaN or infinity) at frame " +
-                        std::to_string(wave.samples.size()));
+    const size_t frames = static_cast<size_t>(got);
+    if (check_finite) {
+      // |x| as bits: NaN and infinity are the only values above 0x7f7fffff.
+      uint32_t worst = 0;
+      for (size_t i = 0; i < frames * channels; ++i) {
+        worst = std::max(worst, std::bit_cast<uint32_t>(chunk[i]) & 0x7fffffffu);
       }
-      wave.samples.push_back(channels == 1 ? frame[0] * kInt16Scale : sum * scale);
+      if (worst > 0x7f7fffffu) {
+        size_t i = 0;
+        while (std::isfinite(chunk[i])) ++i;
+        return DataLoss("non-finite sample (NaN or infinity) at frame " +
+                        std::to_string(wave.samples.size() + i / channels));
+      }
+    }
+    const size_t old = wave.samples.size();
+    wave.samples.resize(old + frames);
+    float* out = wave.samples.data() + old;
+    if (channels == 1) {
+      for (size_t f = 0; f < frames; ++f) out[f] = chunk[f] * kInt16Scale;
+    } else {
+      for (size_t f = 0; f < frames; ++f) {
+        const float* frame = chunk.data() + f * channels;
+        float sum = 0.0f;
+        for (size_t c = 0; c < channels; ++c) sum += frame[c];
+        out[f] = sum * scale;
+      }
     }
   }
   if (info.frames != SF_COUNT_MAX && wave.samples.size() < static_cast<size_t>(info.frames)) {

@@ -18,7 +18,7 @@ struct MelBanks {
   size_t num_fft_bins = 0;       // power-spectrum bins the weights refer to (fft_size/2)
   std::vector<uint32_t> start;   // first FFT bin of each band
   std::vector<uint32_t> offset;  // index of each band's first weight in `weights`
-  std::vector<uint32_t> length;   // band length (bins with non-zero weight)
+  std::vector<uint32_t> length;  // band length (bins with non-zero weight)
   std::vector<double> weights;   // float32 values, as torchaudio computes them
 
   // Dense weight of filter m at FFT bin k (0 outside the band); for tests.

@@ -267,12 +267,16 @@ TEST_F(CorruptionTest, ConfigOutOfRange) {
   ExpectError("out of range");
 }
 TEST_F(CorruptionTest, ConfigHugeNumber) {
-  image_.ReplaceInBlob("features.config", "\"sample_rate\": 16000", "\"sample_rate\": 9e999");
+  image_.ReplaceInBlob("features.config", "\"sample_rate\": 16000", "\"sample_rate\": 1e300");
   ExpectError("must be an integer");
 }
 TEST_F(CorruptionTest, ConfigHeadsDoNotDivide) {
   image_.ReplaceInBlob("model.config", "\"heads\": 2", "\"heads\": 3");
   ExpectError("divisible");
+}
+TEST_F(CorruptionTest, ConfigDecoderWidthDiffersFromEncoder) {
+  image_.ReplaceInBlob("model.config", "\"enc_output_dim\": 64", "\"enc_output_dim\": 32");
+  ExpectError("differs from enc_output_dim");
 }
 TEST_F(CorruptionTest, ConfigEvenKernel) {
   image_.ReplaceInBlob("model.config", "\"conv_kernel\": 3", "\"conv_kernel\": 4");

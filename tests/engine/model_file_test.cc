@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/format/tensor_registry.h"
 #include "kernels/formats/weight_format.h"
 #include "tests/engine/model_file_test_util.h"
 
@@ -91,7 +92,7 @@ TEST(ModelFileTest, ConfigsAndBlobs) {
   EXPECT_EQ(file->feature_config().num_mel_bins, 80);
   EXPECT_EQ(file->feature_config().cmvn, "utterance");
   EXPECT_FALSE(file->spm_model().empty());
-  const auto meta = nlohmann::json::parse(file->metadata_json());
+  const auto meta = nlohmann::json::parse(file->metadata());
   EXPECT_EQ(meta["quantization"]["recipe"], "test");
   EXPECT_EQ(file->version_major(), spec::kVersionMajor);
   // The folded decoder convolution: (kernel, in, out).
@@ -138,6 +139,63 @@ TEST(ModelFileTest, MissingAndNonRegularFiles) {
   Result<ModelFile> empty = ModelFile::FromBytes({});
   ASSERT_FALSE(empty.ok());
   EXPECT_EQ(empty.status().code(), StatusCode::kDataLoss);
+}
+
+TEST(ModelFileTest, RegistryMatchesPythonExportExactly) {
+  // tiny-fp32.qasr holds model.py's state_dict (weight norm folded): the C++
+  // registry must name exactly those tensors with exactly those shapes.
+  Result<ModelFile> file = ModelFile::Open(TestFile("tiny-fp32.qasr"));
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const std::vector<ExpectedTensor> expected = ExpectedTensors(file->config());
+  EXPECT_EQ(expected.size(), file->tensors().size());
+  for (const ExpectedTensor& want : expected) {
+    const TensorView* t = file->Find(want.name);
+    ASSERT_NE(t, nullptr) << want.name;
+    EXPECT_EQ(std::vector<uint64_t>(t->shape().begin(), t->shape().end()), want.shape) << want.name;
+  }
+  EXPECT_TRUE(CheckModelTensors(*file).ok());
+  Result<ModelFile> mixed = ModelFile::Open(TestFile("tiny-mixed.qasr"));
+  ASSERT_TRUE(mixed.ok());
+  const Status packed = CheckModelTensors(*mixed);
+  EXPECT_TRUE(packed.ok()) << packed.ToString();
+  Result<ModelFile> partial = ModelFile::Open(TestFile("min.qasr"));
+  ASSERT_TRUE(partial.ok());
+  const Status missing = CheckModelTensors(*partial);
+  EXPECT_EQ(missing.code(), StatusCode::kDataLoss);
+  EXPECT_NE(missing.message().find("missing tensor"), std::string::npos) << missing.ToString();
+}
+
+TEST(ModelFileTest, RegistryRejectsWrongShape) {
+  testing::FileImage image(ReadBytes(TestFile("tiny-fp32.qasr")));
+  const size_t e = image.Entry("decoder.fc_out.bias");
+  image.Store<uint64_t>(e + EntryField::dim0, 20);  // 40 -> 20 f32: still self-consistent
+  image.Store<uint64_t>(e + EntryField::data_bytes, 80);
+  image.Reseal();
+  Result<ModelFile> file = image.Parse();
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const Status s = CheckModelTensors(*file);
+  EXPECT_NE(s.message().find("decoder.fc_out.bias has shape [20]"), std::string::npos)
+      << s.ToString();
+}
+
+TEST(ModelFileTest, JsonNestingIsBounded) {
+  // nlohmann dumps and copies recursively: hostile nesting must be refused at load.
+  const auto nested = [](int depth) {
+    return "{\"a\": " + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+  };
+  EXPECT_TRUE(ValidateJsonObject(nested(64), "metadata").ok());
+  const Status deep = ValidateJsonObject(nested(65), "metadata");
+  EXPECT_EQ(deep.code(), StatusCode::kDataLoss);
+  EXPECT_NE(deep.message().find("nested deeper"), std::string::npos) << deep.ToString();
+  EXPECT_FALSE(ValidateJsonObject(nested(1000000), "metadata").ok());
+  EXPECT_FALSE(ParseModelConfig(nested(100000)).ok());
+  EXPECT_TRUE(ValidateJsonObject(
+                  "{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
+                  "metadata")
+                  .ok())
+      << "brackets inside strings do not nest";
+  EXPECT_FALSE(ValidateJsonObject("[1]", "metadata").ok());
+  EXPECT_FALSE(ValidateJsonObject("{\"a\": \"\xff\"}", "metadata").ok()) << "invalid UTF-8";
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace {
 
 using namespace qasr::frontend;
 
-void Features(const Fbank& fbank, const Waveform& wave) {
+void RunFeatures(const Fbank& fbank, const Waveform& wave) {
   // Bound the work per input so the fuzzer stays fast.
   if (wave.samples.size() > 200000 || wave.sample_rate > 200000) return;
   auto features = ComputeFeatures(fbank, wave);
@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_duration_s = 30.0;
   limits.max_sample_rate = 200000;
   const std::span<const uint8_t> bytes(data, size);
-  if (auto wave = DecodeMemory(bytes, limits); wave.ok()) Features(*fbank, *wave);
+  if (auto wave = DecodeMemory(bytes, limits); wave.ok()) RunFeatures(*fbank, *wave);
   // Raw PCM: the first byte picks encoding, channels and rate.
   const uint8_t selector = data[0];
   RawFormat raw;
@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   raw.channels = 1 + ((selector >> 5) & 3);
   raw.sample_rate = (selector & 0x80) != 0 ? 16000 : 22050;
   if (auto wave = DecodeRawMemory(bytes.subspan(1), raw, limits); wave.ok()) {
-    Features(*fbank, *wave);
+    RunFeatures(*fbank, *wave);
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "engine/format/model_file.h"
+#include "engine/format/tensor_registry.h"
 #include "kernels/formats/weight_format.h"
 
 namespace {
@@ -26,7 +27,8 @@ unsigned Touch(const ModelFile& file) {
     }
   }
   for (uint8_t b : file.spm_model()) sum += b;
-  for (char c : file.metadata_json()) sum += static_cast<unsigned char>(c);
+  for (char c : file.metadata()) sum += static_cast<unsigned char>(c);
+  sum += CheckModelTensors(file).ok() ? 1u : 0u;
   return sum + static_cast<unsigned>(file.config().vocab_size);
 }
 

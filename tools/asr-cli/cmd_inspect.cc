@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/format/model_file.h"
+#include "engine/format/tensor_registry.h"
 #include "tools/asr-cli/commands.h"
 
 namespace qasr::cli {
@@ -121,6 +122,8 @@ int RunInspect(const InspectOptions& o) {
     std::printf("%s\n", summary.dump(1, ' ', false, Json::error_handler_t::replace).c_str());
   } else {
     PrintText(o.model, summary);
+    const Status complete = engine::CheckModelTensors(*file);
+    std::printf("model tensors: %s\n", complete.ok() ? "complete" : complete.message().c_str());
   }
   return 0;
 }
