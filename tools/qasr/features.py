@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Tuple, Union
 
 import torch
-import torchaudio
 
 SAMPLE_RATE = 16000
 NUM_MEL_BINS = 80
@@ -31,6 +30,8 @@ def load_audio(path: Union[str, Path], target_rate: int = SAMPLE_RATE) -> torch.
     Multi-channel audio is averaged; other sample rates are resampled with torchaudio.
     Returns a 1-D tensor.
     """
+    import torchaudio  # lazily: the training-only paths (e.g. qasr.train_gpu) need no audio I/O
+
     wav, rate = torchaudio.load(str(path))
     if wav.dim() == 2 and wav.size(0) > 1:
         wav = wav.mean(dim=0, keepdim=True)
@@ -45,6 +46,8 @@ def fbank(waveform: torch.Tensor, dither: float = 0.0) -> torch.Tensor:
     The waveform is rescaled to the int16 scale first (as fairseq's ``load_wav`` did).
     Returns an empty (0, 80) tensor when the waveform is shorter than one 25 ms frame.
     """
+    import torchaudio.compliance.kaldi
+
     wav = waveform.reshape(1, -1).to(torch.float32) * INT16_SCALE
     if wav.size(1) < int(SAMPLE_RATE * FRAME_LENGTH_MS / 1000):
         return torch.zeros(0, NUM_MEL_BINS)
