@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what qasr needs, builds it, and runs every test: the C++ suite
 # (ctest), the Python toolkit's tests (pytest), and, under CI=true or with
-# --sanitize, the same C++ suite again under AddressSanitizer + UBSan.
+# --sanitize, the same C++ suite again under AddressSanitizer + UBSan plus a
+# bounded libFuzzer run of every parser of untrusted input (audio, model files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,4 +36,6 @@ if ((sanitize)); then
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE no_sanitizer
+  echo "== Fuzzing: libFuzzer + ASan + UBSan, ${QASR_FUZZ_SECONDS:-60} s per target"
+  JOBS="$jobs" tools/run-fuzzers.sh "${QASR_FUZZ_SECONDS:-60}"
 fi
