@@ -137,13 +137,14 @@ TEST_P(GemmTest, F32MatchesReference) {
 }
 
 TEST_P(GemmTest, LargeShapesThreaded) {
-  ThreadPool pool(3);
+  ThreadPool pool(testing::TestThreads(3));
   ASSERT_NO_FATAL_FAILURE(CheckA8({70, 137, 1100}, 128, 7, &pool));
   ASSERT_NO_FATAL_FAILURE(CheckA8({1, 301, 2113}, 1u << 20, 8, &pool));
   ASSERT_NO_FATAL_FAILURE(CheckF32({19, 61, 1100}, 64, 9, &pool));
 }
 
 TEST_P(GemmTest, ResultsIndependentOfThreadCount) {
+  if (testing::NoThreads()) GTEST_SKIP() << "QASR_TEST_NO_THREADS is set";
   const Shape s{37, 200, 256};
   Problem p = MakeProblem(bits(), s, 64, 11);
   const PackedWeightsView& w = p.packed.view();

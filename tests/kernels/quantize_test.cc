@@ -58,7 +58,7 @@ TEST_P(QuantizeTest, MatchesReferenceOnRandomRows) {
       std::vector<float> buf = testing::RandomActivations(rows * lda + 1, static_cast<uint32_t>(k));
       const float* x = buf.data() + 1;  // misaligned rows
       QuantizedActivations q, r;
-      ThreadPool pool(2);
+      ThreadPool pool(testing::TestThreads(2));
       ASSERT_TRUE(QuantizeActivations(*GetParam(), x, lda, rows, l, q, &pool).ok());
       ASSERT_TRUE(r.Reshape(rows, l).ok());
       ref::QuantizeActivations(x, lda, r, l);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <sstream>
 #include <string>
@@ -12,6 +13,14 @@
 #include "kernels/formats/weight_format.h"
 
 namespace qasr::kernels::testing {
+
+// Thread count for a test's pool: n, or 1 (no worker threads) when the
+// environment sets QASR_TEST_NO_THREADS. Debian 12's qemu-user (7.2) hangs
+// dynamically linked programs as soon as they start a thread, so the aarch64
+// run (tools/test-arm.sh) checks every kernel single-threaded; the pool itself
+// is ISA-independent and is tested natively (and under TSan).
+inline bool NoThreads() { return std::getenv("QASR_TEST_NO_THREADS") != nullptr; }
+inline size_t TestThreads(size_t n) { return NoThreads() ? 1 : n; }
 
 inline size_t GroupsOf(const WeightShape& s) {
   const size_t gc = s.group < s.cols ? s.group : s.cols;

@@ -5,10 +5,13 @@
 #include <atomic>
 #include <vector>
 
+#include "tests/kernels/test_util.h"
+
 namespace qasr::kernels {
 namespace {
 
 TEST(ThreadPool, RunsEveryTaskOnce) {
+  if (testing::NoThreads()) GTEST_SKIP() << "QASR_TEST_NO_THREADS is set";
   for (size_t threads : {1, 2, 3, 8}) {
     ThreadPool pool(threads);
     EXPECT_EQ(pool.num_threads(), threads);
@@ -21,6 +24,7 @@ TEST(ThreadPool, RunsEveryTaskOnce) {
 }
 
 TEST(ThreadPool, ManyShortLoops) {
+  if (testing::NoThreads()) GTEST_SKIP() << "QASR_TEST_NO_THREADS is set";
   ThreadPool pool(3);
   std::atomic<size_t> total{0};
   for (int rep = 0; rep < 2000; ++rep) pool.ParallelFor(5, [&](size_t i) { total += i; });

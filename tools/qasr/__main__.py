@@ -23,18 +23,32 @@ def _model_paths(name: str, models_dir: Path) -> tuple:
 
 
 def _load(name: str, models_dir: Path, model_path: Optional[str], spm_path: Optional[str]):
+    """Model + tokenizer: an explicit path (.qasr or .pt), else models/NAME-fp32.qasr (the
+    bundled file, tokenizer inside), else models/NAME-fp32.pt + models/NAME.spm.model."""
     from .tokenizer import Tokenizer
     from .train import load_inference_model
 
     mp, sp = _model_paths(name, models_dir)
+    path = Path(model_path) if model_path else (models_dir / f"{name}-fp32.qasr")
+    if path.suffix == ".qasr" and (model_path or path.exists()):
+        from .export.load import load_fp32_model, spm_file
+
+        model, spm_bytes = load_fp32_model(path)
+        if spm_path:
+            return model, Tokenizer(spm_path)
+        tmp = spm_file(spm_bytes)
+        try:
+            return model, Tokenizer(tmp)
+        finally:
+            tmp.unlink()
     model = load_inference_model(Path(model_path) if model_path else mp)
     return model, Tokenizer(spm_path or sp)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="small", help="model name: models/NAME-fp32.pt + models/NAME.spm.model")
+    p.add_argument("--model", default="small", help="model name: models/NAME-fp32.qasr (or NAME-fp32.pt + NAME.spm.model)")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
-    p.add_argument("--model-path", default=None, help="explicit .pt (overrides --model)")
+    p.add_argument("--model-path", default=None, help="explicit .qasr or .pt (overrides --model)")
     p.add_argument("--spm", default=None, help="explicit SentencePiece model (overrides --model)")
     p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
