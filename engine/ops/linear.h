@@ -1,0 +1,46 @@
+// A GEMM-shaped layer y[m] = W x[m] + b with W[N][K] in one of three forms:
+//   f32 (dense kernel), packed w2/w3/w4/w8 with int8 dynamic activations
+//   (QuantizeActivations + GemmA8: what qasr.quant's QuantLinear simulates),
+//   or packed with fp32 activations (GemmF32).
+// act_bits = 8 on f32 weights fake-quantizes the input rows (quantize, then
+// dequantize: xq * sx) before the dense GEMM; that is how weights the format
+// stores as f32 (dequantized convolutions) reproduce the toolkit's
+// activation quantizer.
+// Thread-safety: LinearWeights is immutable and shareable; LinearScratch
+// belongs to one session.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "engine/ops/context.h"
+#include "kernels/base/status.h"
+#include "kernels/formats/activation_format.h"
+#include "kernels/formats/weight_format.h"
+
+namespace qasr::engine {
+
+struct LinearWeights {
+  size_t in = 0, out = 0;
+  const float* w = nullptr;  // [out][in] when not packed
+  kernels::PackedWeightsView packed;
+  bool is_packed = false;
+  int act_bits = 0;             // 8: int8 dynamic activations; 0: fp32
+  const float* bias = nullptr;  // out entries or null
+};
+
+// Reused per-session buffers (grow only).
+struct LinearScratch {
+  kernels::QuantizedActivations qx;
+  std::vector<float> fq;  // fake-quantized input rows
+};
+
+// y (row stride ldy >= out) = x (rows x in, row stride lda) W^T + b.
+Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size_t lda, size_t rows,
+              float* y, size_t ldy, LinearScratch& scratch);
+
+// In place: each row of n values becomes xq * sx, xq its dynamic int8 codes
+// (docs/QUANTIZATION.md §2), exactly as qasr.quant.fake_quant_activations.
+void FakeQuantizeRow(float* x, size_t n);
+
+}  // namespace qasr::engine

@@ -1,0 +1,54 @@
+// Dense fp32 GEMM: y[m][n] = sum_k x[m][k] * w[n][k] + bias[n], with w in
+// PyTorch's Linear layout [N][K] (used in place from a memory-mapped model)
+// and arbitrary row strides, so attention products (Q.K^T per head) use it too.
+// Shapes are checked here; tiling and threading in dense_gemm.cc; SIMD in
+// dense-inl.h, compiled for every Highway target and chosen once
+// (ChosenDenseKernels()).
+// Why our own kernel and not oneDNN/XNNPACK: it runs on the engine's single
+// kernels::ThreadPool, needs no weight repacking (mmap in place) and no
+// per-shape primitive creation; bench/dense_gemm_bench.cc compares it with
+// oneDNN and XNNPACK at the engine's shapes (docs/BENCHMARKS.md).
+// Thread-safety: reentrant; a ThreadPool serves one call at a time. Results do
+// not depend on the pool's size (each output is computed by one task in one order).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/base/status.h"
+#include "kernels/base/thread_pool.h"
+
+namespace qasr::kernels {
+
+struct DenseJob {
+  const float* x = nullptr;  // [M][K], row stride lda
+  size_t lda = 0;
+  const float* w = nullptr;  // [N][K], row stride ldw
+  size_t ldw = 0;
+  const float* bias = nullptr;  // N entries or null
+  float* y = nullptr;           // [M][N], row stride ldy
+  size_t ldy = 0;
+  size_t k = 0;
+};
+
+// Computes rows [m0, m1) x outputs [n0, n1) of a job.
+using DenseTileFn = void (*)(const DenseJob& job, size_t m0, size_t m1, size_t n0, size_t n1);
+
+struct DenseKernels {
+  int64_t target = 0;
+  const char* name = "";
+  DenseTileFn tile = nullptr;
+};
+
+// Best table for this CPU (probed once, thread-safe).
+const DenseKernels& ChosenDenseKernels();
+// One table per compiled target this CPU supports, best first.
+std::vector<const DenseKernels*> SupportedDenseKernels();
+
+// y = x * w^T + bias for M rows, N outputs, K inputs. pool may be null.
+Status DenseGemm(const DenseKernels& kernels, const float* x, size_t lda, size_t m, const float* w,
+                 size_t ldw, size_t n, size_t k, const float* bias, float* y, size_t ldy,
+                 ThreadPool* pool);
+
+}  // namespace qasr::kernels
