@@ -68,7 +68,7 @@ void AddInPlace(float* x, const float* y, size_t n) {
 
 void SoftmaxInPlace(float* x, size_t n) {
   float mx = -std::numeric_limits<float>::infinity();
-  for (size_t i = 0; i < n; ++i) mx = std::fmax(mx, x[i]);
+  for (size_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
   if (!std::isfinite(mx)) {  // every key masked: PyTorch gives NaN; keep zeros instead
     for (size_t i = 0; i < n; ++i) x[i] = 0.0f;
     return;
@@ -84,7 +84,7 @@ void SoftmaxInPlace(float* x, size_t n) {
 
 void LogSoftmax(const float* x, size_t n, float* y) {
   float mx = -std::numeric_limits<float>::infinity();
-  for (size_t i = 0; i < n; ++i) mx = std::fmax(mx, x[i]);
+  for (size_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
   double sum = 0.0;
   for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i] - mx));
   const float lse = mx + static_cast<float>(std::log(sum));

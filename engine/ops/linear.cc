@@ -1,19 +1,15 @@
 #include "engine/ops/linear.h"
 
-#include <cmath>
-#include <cstring>
-
 #include "kernels/gemm/gemm.h"
 
 namespace qasr::engine {
 
-void FakeQuantizeRow(float* x, size_t n) {
-  float amax = 0.0f;
-  for (size_t i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
-  const float inv = kernels::ActivationInverseScale(amax);
-  const float sx = inv == 0.0f ? 0.0f : amax / 127.0f;
-  for (size_t i = 0; i < n; ++i)
-    x[i] = static_cast<float>(kernels::QuantizeActivation(x[i], inv)) * sx;
+Status SetFakeQuant(LinearWeights& w) {
+  auto layout = kernels::WeightLayout::Make({8, w.out, w.in, w.in});
+  if (!layout.ok()) return layout.status();
+  w.act_layout = *layout;
+  w.act_bits = 8;
+  return Status::Ok();
 }
 
 Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size_t lda, size_t rows,
@@ -28,11 +24,17 @@ Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size
     return kernels::GemmF32(*ctx.gemm, x, lda, rows, w.packed, w.bias, y, ldy, ctx.pool);
   }
   if (w.act_bits == 8) {
+    // Each row becomes xq * sx with xq its dynamic int8 codes (docs/QUANTIZATION.md
+    // §2), exactly as qasr.quant.fake_quant_activations: the SIMD quantizer, then
+    // an exact int8 x fp32 product.
+    QASR_RETURN_IF_ERROR(
+        kernels::QuantizeActivations(*ctx.gemm, x, lda, rows, w.act_layout, scratch.qx, ctx.pool));
     if (scratch.fq.size() < rows * w.in) scratch.fq.resize(rows * w.in);
     for (size_t m = 0; m < rows; ++m) {
+      const int8_t* q = scratch.qx.row(m);
+      const float sx = scratch.qx.scales[m];
       float* row = scratch.fq.data() + m * w.in;
-      std::memcpy(row, x + m * lda, w.in * sizeof(float));
-      FakeQuantizeRow(row, w.in);
+      for (size_t k = 0; k < w.in; ++k) row[k] = static_cast<float>(q[k]) * sx;
     }
     x = scratch.fq.data();
     lda = w.in;

@@ -27,7 +27,13 @@ struct LinearWeights {
   bool is_packed = false;
   int act_bits = 0;             // 8: int8 dynamic activations; 0: fp32
   const float* bias = nullptr;  // out entries or null
+  // f32 weights with act_bits = 8: the shape the activation quantizer needs
+  // (one group per row; set by SetFakeQuant).
+  kernels::WeightLayout act_layout;
 };
+
+// Marks f32 weights as taking int8-fake-quantized inputs.
+Status SetFakeQuant(LinearWeights& w);
 
 // Reused per-session buffers (grow only).
 struct LinearScratch {
@@ -38,9 +44,5 @@ struct LinearScratch {
 // y (row stride ldy >= out) = x (rows x in, row stride lda) W^T + b.
 Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size_t lda, size_t rows,
               float* y, size_t ldy, LinearScratch& scratch);
-
-// In place: each row of n values becomes xq * sx, xq its dynamic int8 codes
-// (docs/QUANTIZATION.md §2), exactly as qasr.quant.fake_quant_activations.
-void FakeQuantizeRow(float* x, size_t n);
 
 }  // namespace qasr::engine

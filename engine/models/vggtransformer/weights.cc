@@ -11,6 +11,14 @@ namespace qasr::engine {
 
 namespace {
 
+// Assigns a Result's value to dst or returns its Status.
+#define QASR_TRY(dst, expr)           \
+  do {                                \
+    auto r_ = (expr);                 \
+    if (!r_.ok()) return r_.status(); \
+    dst = std::move(*r_);             \
+  } while (0)
+
 class Builder {
  public:
   Builder(const ModelFile& file, VggTransformerWeights& out) : file_(file), out_(out) {}
@@ -78,6 +86,7 @@ class Builder {
     const TensorView* t = file_.Find(wname);
     if (t == nullptr) return NotFound("missing tensor " + wname);
     if (t->is_packed()) {
+      // act_bits: 8 -> GemmA8, 0 -> GemmF32.
       if (t->rank != 2 || t->dims[0] != out || t->dims[1] != in)
         return DataLoss("packed tensor " + wname + " has the wrong shape");
       l.packed = t->packed;
@@ -91,18 +100,19 @@ class Builder {
     if (!b.ok()) return b.status();
     l.bias = *b;
     l.act_bits = ActBits(module, l.is_packed);
+    if (!l.is_packed && l.act_bits == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(l));
     return l;
   }
 
   // A Linear over a weight we had to rearrange (f32, owned).
-  LinearWeights OwnedLinear(const std::string& module, std::vector<float> w, size_t in, size_t out,
-                            const float* bias) {
+  Result<LinearWeights> OwnedLinear(const std::string& module, std::vector<float> w, size_t in,
+                                    size_t out, const float* bias) {
     LinearWeights l;
     l.in = in;
     l.out = out;
     l.w = out_.owned.emplace_back(std::move(w)).data();
     l.bias = bias;
-    l.act_bits = ActBits(module, false);
+    if (ActBits(module, false) == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(l));
     return l;
   }
 
@@ -125,12 +135,6 @@ class Builder {
     w.heads = static_cast<size_t>(c.heads);
     w.ffn = static_cast<size_t>(c.ffn_dim);
     w.normalize_before = c.normalize_before;
-#define QASR_TRY(dst, expr)           \
-  do {                                \
-    auto r_ = (expr);                 \
-    if (!r_.ok()) return r_.status(); \
-    dst = std::move(*r_);             \
-  } while (0)
     QASR_TRY(w.self_attn, Attention(p + "self_attn", w.d));
     QASR_TRY(w.self_attn_ln, Norm(p + "self_attn_layer_norm", w.d));
     if (decoder) {
@@ -183,8 +187,8 @@ class Builder {
         QASR_TRY(raw, Floats(mod + ".weight", cw.shape.out_channels * cols));
         const float* bias;
         QASR_TRY(bias, Floats(mod + ".bias", cw.shape.out_channels));
-        cw.w =
-            OwnedLinear(mod, PermuteConv2dWeight(raw, cw.shape), cols, cw.shape.out_channels, bias);
+        QASR_TRY(cw.w, OwnedLinear(mod, PermuteConv2dWeight(raw, cw.shape), cols,
+                                   cw.shape.out_channels, bias));
         cw.has_ln = bc.layer_norm;
         if (cw.has_ln) {
           QASR_TRY(cw.ln, Norm("encoder.conv_layers." + std::to_string(b) + ".layers." +
@@ -233,7 +237,7 @@ class Builder {
         for (size_t i = 0; i < dw.in; ++i)
           for (size_t o = 0; o < dw.out; ++o)
             t[o * cols + k * dw.in + i] = raw[(k * dw.in + i) * dw.out + o];
-      dw.w = OwnedLinear(mod, std::move(t), cols, dw.out, bias);
+      QASR_TRY(dw.w, OwnedLinear(mod, std::move(t), cols, dw.out, bias));
       dw.has_ln = cc.layer_norm;
       if (dw.has_ln)
         QASR_TRY(dw.ln, Norm("decoder.conv_layers." + std::to_string(index++), dw.out));
