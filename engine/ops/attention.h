@@ -1,6 +1,9 @@
 // Scaled dot-product attention over projected heads (model.py
 // MultiheadAttention.attend): scores = (q * scale) . k^T, keys at or beyond
-// `valid_keys` masked (-inf, i.e. excluded), softmax, then p . v.
+// `valid_keys` masked (probability exactly 0, as exp(-inf) in PyTorch),
+// softmax, then p . v. Keys and values are packed per head into GEMM panels
+// (PackHeads) once per use: per call for encoder self-attention, once per
+// utterance for the decoder's cross-attention.
 // Thread-safety: functions on caller-owned buffers; scratch belongs to one session.
 #pragma once
 
@@ -9,6 +12,7 @@
 
 #include "engine/ops/context.h"
 #include "kernels/base/status.h"
+#include "kernels/dense/dense_gemm.h"
 
 namespace qasr::engine {
 
@@ -17,23 +21,27 @@ struct AttentionShape {
   size_t d() const { return heads * head_dim; }
 };
 
+// Per head h: K_h as [tk][head_dim] (the B operand of q . k^T) and V_h as
+// [tk][head_dim] read transposed (the B operand of p . v).
+struct HeadPanels {
+  std::vector<kernels::DensePanels> k, v;
+  size_t keys = 0;
+};
+
+Status PackHeads(const float* k, size_t ldk, const float* v, size_t ldv, size_t tk,
+                 const AttentionShape& shape, HeadPanels& out);
+
 struct AttentionScratch {
   std::vector<float> q;       // scaled queries [tq][d]
   std::vector<float> scores;  // [tq][tk]
-  std::vector<float> vt;      // transposed values when the caller has none
+  HeadPanels heads;           // self-attention keys/values
 };
 
-// vt[h][j][t] = v[t][h * head_dim + j] for t < tk (vt row stride ldvt >= tk).
-void TransposeHeads(const float* v, size_t ldv, size_t tk, const AttentionShape& shape, float* vt,
-                    size_t ldvt);
-
-// Full attention of tq queries over tk keys for every head; out is [tq][d]
-// (row stride ldo). vt: values transposed per head (TransposeHeads, stride
-// ldvt), or null to transpose v here.
+// Attention of tq queries (row stride ldq) over packed keys/values; out is
+// [tq][d] (row stride ldo).
 Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale, const float* q,
-                 size_t ldq, size_t tq, const float* k, size_t ldk, const float* v, size_t ldv,
-                 const float* vt, size_t ldvt, size_t tk, size_t valid_keys, float* out, size_t ldo,
-                 AttentionScratch& scratch);
+                 size_t ldq, size_t tq, const HeadPanels& kv, size_t valid_keys, float* out,
+                 size_t ldo, AttentionScratch& scratch);
 
 // One query row per hypothesis over its own cached keys: key_rows[s] and
 // value_rows[s] (s < steps) point to the d-wide cached rows of this

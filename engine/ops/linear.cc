@@ -39,8 +39,8 @@ Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size
     x = scratch.fq.data();
     lda = w.in;
   }
-  return kernels::DenseGemm(*ctx.dense, x, lda, rows, w.w, w.in, w.out, w.in, w.bias, y, ldy,
-                            ctx.pool);
+  if (w.panels == nullptr) return InvalidArgument("linear: weights not set");
+  return kernels::DenseGemmPanels(*ctx.dense, x, lda, rows, *w.panels, w.bias, y, ldy, ctx.pool);
 }
 
 }  // namespace qasr::engine

@@ -1,5 +1,8 @@
 // A GEMM-shaped layer y[m] = W x[m] + b with W[N][K] in one of three forms:
-//   f32 (dense kernel), packed w2/w3/w4/w8 with int8 dynamic activations
+//   f32 (repacked at load into GEMM panels: the outer-product kernel matches
+//   oneDNN's fp32 matmul at M ~ 250 and beats it at M = 1..5 on this
+//   machine's AVX2, see bench_gemm qasr_f32panel vs onednn_f32, and runs on
+//   the engine's own thread pool), packed w2/w3/w4/w8 with int8 dynamic activations
 //   (QuantizeActivations + GemmA8: what qasr.quant's QuantLinear simulates),
 //   or packed with fp32 activations (GemmF32).
 // act_bits = 8 on f32 weights fake-quantizes the input rows (quantize, then
@@ -22,7 +25,7 @@ namespace qasr::engine {
 
 struct LinearWeights {
   size_t in = 0, out = 0;
-  const float* w = nullptr;  // [out][in] when not packed
+  const kernels::DensePanels* panels = nullptr;  // f32 weights, packed at load
   kernels::PackedWeightsView packed;
   bool is_packed = false;
   int act_bits = 0;             // 8: int8 dynamic activations; 0: fp32

@@ -74,6 +74,75 @@ void DenseTiles(const DenseJob& j, size_t m0, size_t m1, size_t n0, size_t n1) {
   if (n < n1) DenseRows<1>(j, m0, m1, n);
 }
 
+// Outer-product block: MR rows x one 16-column panel; per k, the panel's
+// 16 weights (kV vectors) times a broadcast of each row's x[k].
+template <size_t MR>
+HWY_INLINE void PanelBlock(const PanelJob& j, size_t m, size_t p) {
+  using D = hn::CappedTag<float, kPanelCols>;
+  const D d;
+  constexpr size_t kLanes = hn::MaxLanes(D());
+  constexpr size_t kV = kPanelCols / kLanes;
+  const DensePanels& w = *j.w;
+  const float* wp = w.panel(p);
+  const float* xr[MR];
+  for (size_t i = 0; i < MR; ++i) xr[i] = j.x + (m + i) * j.lda;
+  hn::Vec<D> acc[MR][kV];
+  for (size_t i = 0; i < MR; ++i)
+    for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::Zero(d);
+  for (size_t k = 0; k < w.k; ++k, wp += kPanelCols) {
+    hn::Vec<D> wv[kV];
+    for (size_t v = 0; v < kV; ++v) wv[v] = hn::Load(d, wp + v * kLanes);
+    for (size_t i = 0; i < MR; ++i) {
+      const auto xb = hn::Set(d, xr[i][k]);
+      for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::MulAdd(xb, wv[v], acc[i][v]);
+    }
+  }
+  const size_t n0 = p * kPanelCols, cols = HWY_MIN(kPanelCols, w.n - n0);
+  HWY_ALIGN float bias[kPanelCols] = {};
+  if (j.bias != nullptr)
+    for (size_t c = 0; c < cols; ++c) bias[c] = j.bias[n0 + c];
+  for (size_t i = 0; i < MR; ++i) {
+    float* yr = j.y + (m + i) * j.ldy + n0;
+    if (cols == kPanelCols) {
+      for (size_t v = 0; v < kV; ++v)
+        hn::StoreU(hn::Add(acc[i][v], hn::Load(d, bias + v * kLanes)), d, yr + v * kLanes);
+    } else {
+      HWY_ALIGN float tmp[kPanelCols];
+      for (size_t v = 0; v < kV; ++v)
+        hn::Store(hn::Add(acc[i][v], hn::Load(d, bias + v * kLanes)), d, tmp + v * kLanes);
+      for (size_t c = 0; c < cols; ++c) yr[c] = tmp[c];
+    }
+  }
+}
+
+// Panels in the outer loop: one panel (16 x K floats) stays in L1/L2 while
+// the task's rows stream past it, 6 at a time.
+void PanelTiles(const PanelJob& j, size_t m0, size_t m1, size_t p0, size_t p1) {
+  for (size_t p = p0; p < p1; ++p) {
+    size_t m = m0;
+    for (; m + 6 <= m1; m += 6) PanelBlock<6>(j, m, p);
+    switch (m1 - m) {
+      case 5:
+        PanelBlock<5>(j, m, p);
+        break;
+      case 4:
+        PanelBlock<4>(j, m, p);
+        break;
+      case 3:
+        PanelBlock<3>(j, m, p);
+        break;
+      case 2:
+        PanelBlock<2>(j, m, p);
+        break;
+      case 1:
+        PanelBlock<1>(j, m, p);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 }  // namespace qasr::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

@@ -13,7 +13,8 @@ HWY_BEFORE_NAMESPACE();
 namespace qasr::kernels::HWY_NAMESPACE {
 
 const DenseKernels* GetDenseKernels() {
-  static const DenseKernels kTable = {HWY_TARGET, hwy::TargetName(HWY_TARGET), &DenseTiles};
+  static const DenseKernels kTable = {HWY_TARGET, hwy::TargetName(HWY_TARGET), &DenseTiles,
+                                      &PanelTiles};
   return &kTable;
 }
 

@@ -54,6 +54,47 @@ TEST(DenseGemm, AllTargetsMatchReference) {
   }
 }
 
+TEST(DenseGemm, PanelsMatchReference) {
+  const Shape shapes[] = {{1, 1, 1},   {1, 17, 3},   {2, 33, 9},   {5, 96, 96},   {7, 64, 320},
+                          {6, 5, 192}, {17, 16, 48}, {64, 40, 96}, {70, 130, 65}, {250, 96, 96}};
+  ThreadPool pool(3);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist;
+  for (const DenseKernels* kt : SupportedDenseKernels()) {
+    for (const Shape& s : shapes) {
+      for (bool transposed : {false, true}) {
+        const size_t lda = s.k + 1, ldw = (transposed ? s.n : s.k) + 2, ldy = s.n + 1;
+        std::vector<float> x(s.m * lda), w((transposed ? s.k : s.n) * ldw), bias(s.n);
+        for (auto& v : x) v = dist(rng);
+        for (auto& v : w) v = dist(rng);
+        for (auto& v : bias) v = dist(rng);
+        DensePanels panels;
+        ASSERT_TRUE(PackPanels(w.data(), ldw, s.n, s.k, transposed, panels).ok());
+        for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          std::vector<float> y(s.m * ldy, -7.0f);
+          ASSERT_TRUE(
+              DenseGemmPanels(*kt, x.data(), lda, s.m, panels, bias.data(), y.data(), ldy, p).ok());
+          for (size_t i = 0; i < s.m; ++i)
+            for (size_t j = 0; j < ldy; ++j) {
+              if (j >= s.n) {
+                ASSERT_EQ(y[i * ldy + j], -7.0f) << "wrote past N";
+                continue;
+              }
+              double ref = bias[j], mag = std::fabs(ref);
+              for (size_t t = 0; t < s.k; ++t) {
+                const float wv = transposed ? w[t * ldw + j] : w[j * ldw + t];
+                ref += static_cast<double>(x[i * lda + t]) * wv;
+                mag += std::fabs(static_cast<double>(x[i * lda + t]) * wv);
+              }
+              ASSERT_NEAR(y[i * ldy + j], ref, 1e-6 * mag + 1e-6)
+                  << kt->name << " M" << s.m << " N" << s.n << " K" << s.k;
+            }
+        }
+      }
+    }
+  }
+}
+
 TEST(DenseGemm, RejectsBadStrides) {
   const DenseKernels& k = ChosenDenseKernels();
   float x[4] = {}, w[4] = {}, y[4] = {};

@@ -66,8 +66,7 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
   step_ = 0;
   prev_n_ = 0;
   const size_t layers = w.decoder_layers.size();
-  cross_k_.resize(layers);
-  cross_vt_.resize(layers);
+  cross_.resize(layers);
   self_k_.resize(layers);
   self_v_.resize(layers);
   size_t most_d = 0, most_ffn = 0;
@@ -79,13 +78,12 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
   for (size_t li = 0; li < layers; ++li) {
     const auto& l = w.decoder_layers[li];
     const size_t d = l.d;
-    cross_k_[li].resize(frames * d);
-    cross_vt_[li].resize(frames * d);
     QASR_RETURN_IF_ERROR(
-        Linear(ctx, l.cross_attn.k, enc, d, frames, cross_k_[li].data(), d, buf_.linear));
+        Linear(ctx, l.cross_attn.k, enc, d, frames, buf_.k.data(), d, buf_.linear));
     QASR_RETURN_IF_ERROR(
         Linear(ctx, l.cross_attn.v, enc, d, frames, buf_.v.data(), d, buf_.linear));
-    TransposeHeads(buf_.v.data(), d, frames, {l.heads, d / l.heads}, cross_vt_[li].data(), frames);
+    QASR_RETURN_IF_ERROR(
+        PackHeads(buf_.k.data(), d, buf_.v.data(), d, frames, {l.heads, d / l.heads}, cross_[li]));
   }
   capacity_ = 0;
   history_.clear();
@@ -156,9 +154,8 @@ Status DecoderState::Layer(const OpContext& ctx, const TransformerLayerWeights& 
   QASR_RETURN_IF_ERROR(
       ResidualBlock(l.cross_attn_ln, l.normalize_before, x, n, d, buf_, [&](const float* h) {
         QASR_RETURN_IF_ERROR(Linear(ctx, l.cross_attn.q, h, d, n, buf_.q.data(), d, buf_.linear));
-        QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf_.q.data(), d, n, cross_k_[li].data(),
-                                       d, nullptr, 0, cross_vt_[li].data(), frames_, frames_,
-                                       valid_, buf_.attn.data(), d, buf_.attention));
+        QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf_.q.data(), d, n, cross_[li], valid_,
+                                       buf_.attn.data(), d, buf_.attention));
         return Linear(ctx, l.cross_attn.out, buf_.attn.data(), d, n, buf_.proj.data(), d,
                       buf_.linear);
       }));

@@ -42,9 +42,10 @@ class DecoderState {
 
   size_t beams_ = 0, capacity_ = 0, step_ = 0, prev_n_ = 0;
   size_t frames_ = 0, valid_ = 0;
-  // Per decoder layer: cross K [frames][d], cross V transposed [heads][hd][frames],
-  // self K/V [capacity][beams][d].
-  std::vector<std::vector<float>> cross_k_, cross_vt_, self_k_, self_v_;
+  // Per decoder layer: cross-attention K/V packed per head, self K/V
+  // [capacity][beams][d].
+  std::vector<HeadPanels> cross_;
+  std::vector<std::vector<float>> self_k_, self_v_;
   std::vector<int32_t> history_, history_next_;  // [beams][capacity] slots
   // Per conv layer: the previous kernel-1 inputs [beams][(kernel-1)*in], and
   // the current windows [beams][kernel*in].

@@ -34,9 +34,10 @@ Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t hea
   QASR_RETURN_IF_ERROR(Linear(ctx, w.v, h, d, rows, buf.v.data(), d, buf.linear));
   const AttentionShape shape{heads, d / heads};
   const float scale = AttentionScale(shape.head_dim);
-  QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf.q.data(), d, rows, buf.k.data(), d,
-                                 buf.v.data(), d, nullptr, 0, rows, valid_keys, buf.attn.data(), d,
-                                 buf.attention));
+  QASR_RETURN_IF_ERROR(
+      PackHeads(buf.k.data(), d, buf.v.data(), d, rows, shape, buf.attention.heads));
+  QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf.q.data(), d, rows, buf.attention.heads,
+                                 valid_keys, buf.attn.data(), d, buf.attention));
   return Linear(ctx, w.out, buf.attn.data(), d, rows, buf.proj.data(), d, buf.linear);
 }
 

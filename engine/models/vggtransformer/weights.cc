@@ -94,7 +94,7 @@ class Builder {
     } else {
       auto w = Floats(wname, in * out);
       if (!w.ok()) return w.status();
-      l.w = *w;
+      QASR_RETURN_IF_ERROR(PackF32(*w, l));
     }
     auto b = Floats(module + ".bias", out);
     if (!b.ok()) return b.status();
@@ -104,13 +104,21 @@ class Builder {
     return l;
   }
 
-  // A Linear over a weight we had to rearrange (f32, owned).
+  // fp32 [out][in] weights into GEMM panels (the only copy the engine reads).
+  Status PackF32(const float* w, LinearWeights& l) {
+    kernels::DensePanels& p = out_.panels.emplace_back();
+    QASR_RETURN_IF_ERROR(kernels::PackPanels(w, l.in, l.out, l.in, false, p));
+    l.panels = &p;
+    return Status::Ok();
+  }
+
+  // A Linear over a weight we had to rearrange (f32).
   Result<LinearWeights> OwnedLinear(const std::string& module, std::vector<float> w, size_t in,
                                     size_t out, const float* bias) {
     LinearWeights l;
     l.in = in;
     l.out = out;
-    l.w = out_.owned.emplace_back(std::move(w)).data();
+    QASR_RETURN_IF_ERROR(PackF32(w.data(), l));
     l.bias = bias;
     if (ActBits(module, false) == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(l));
     return l;

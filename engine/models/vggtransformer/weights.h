@@ -1,9 +1,9 @@
 // Every VGGTransformer weight resolved once from a validated ModelFile
-// (names: tools/qasr/model.py's state_dict, docs/FORMAT.md §3.2): pointers
-// into the mapping where the stored form is usable in place (f32 tensors,
-// packed blobs), owned fp32 copies where it is not (f16 tensors, conv
-// weights permuted for channels-last im2col, decoder conv weights
-// transposed to [out][kernel*in]).
+// (names: tools/qasr/model.py's state_dict, docs/FORMAT.md §3.2): packed
+// w2/w3/w4/w8 blobs and small f32 vectors are used in place from the
+// mapping; f16 vectors are converted; fp32 GEMM weights are repacked into
+// GEMM panels (conv weights permuted for channels-last im2col, decoder conv
+// weights transposed to [out][kernel*in] first).
 // Which packed or dequantized layers quantize their input activations comes
 // from the metadata's "quantization.layers" (docs/FORMAT.md §4.3); packed
 // weights without an entry use int8 activations (GemmA8).
@@ -18,6 +18,7 @@
 #include "engine/format/model_file.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/linear.h"
+#include "kernels/dense/dense_gemm.h"
 
 namespace qasr::engine {
 
@@ -74,7 +75,8 @@ struct VggTransformerWeights {
   std::vector<DecoderConvWeights> decoder_convs;
   std::vector<TransformerLayerWeights> decoder_layers;
   LinearWeights fc_out;
-  std::deque<std::vector<float>> owned;  // converted / permuted copies
+  std::deque<std::vector<float>> owned;     // converted f16 copies
+  std::deque<kernels::DensePanels> panels;  // fp32 Linear/conv weights, packed
 };
 
 // Checks the file against the registry (CheckModelTensors), then resolves.
