@@ -10,7 +10,9 @@ quantized with bundled recipes, and writes, per variant ``V``:
   V.logp_a.npy           decoder log-probs of the forced plan on a, rows of every step stacked
   V.logp_bpad.npy        the same on the padded b (cross-attention masked)
 plus ``feats_a.npy``, ``feats_bpad.npy`` (b zero-padded to a's length), ``plan.json`` (per step:
-parents, tokens; ``valid_b``) and ``fp32.enc_b.npy`` (b alone). Quantized variants are the
+parents, tokens; encoder steps of b) and ``fp32.enc_b.npy`` (b alone). ``odd`` is an FP32
+model exercising the other branches of the architecture (post-LN, adapters, no-LayerNorm
+blocks, other kernel and pool sizes). Quantized variants are the
 toolkit's fake-quant forward (what QAT trains and the kernels compute up to fp32 rounding).
 """
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Dict, List, Union
 import numpy as np
 import torch
 
-from ..model import EOS_ID, VGGTransformer, build_model
+from ..model import (EOS_ID, ConvDecConfig, TransformerLayerConfig, VGGBlockConfig, VGGTransformer,
+                     VGGTransformerConfig, build_model, encoder_lengths)
 from ..quant.api import quantize_model
 from .fp32 import folded_state_dict
 from .container import write_model, DEFAULT_FEATURE_CONFIG
@@ -44,9 +47,23 @@ PLAN = [
 ]
 
 
-def random_model(seed: int = 0) -> VGGTransformer:
+# Every other branch of the architecture: a VGG block without LayerNorm, kernel 5 and pool 3;
+# post-LN layers, adapters between layers of different widths, 3-head attention, decoder convs
+# without LayerNorm and with kernels 4 and 2, two decoder layers.
+ODD_CONFIG = VGGTransformerConfig(
+    vocab_size=VOCAB,
+    vgg=(VGGBlockConfig(4, 5, 3, 1, False), VGGBlockConfig(6, 3, 2, 2, True)),
+    encoder_layers=(TransformerLayerConfig(64, 2, 96, False, 0, 0, 0), TransformerLayerConfig(48, 3, 80, True, 0, 0, 0)),
+    enc_output_dim=40,
+    tgt_embed_dim=24,
+    decoder_conv=(ConvDecConfig(32, 4, False), ConvDecConfig(36, 2, True)),
+    decoder_layers=(TransformerLayerConfig(40, 4, 64, False, 0, 0, 0), TransformerLayerConfig(40, 2, 72, True, 0, 0, 0)),
+)
+
+
+def random_model(seed: int = 0, config: object = "tiny") -> VGGTransformer:
     torch.manual_seed(seed)
-    model = build_model("tiny", vocab_size=VOCAB).eval()
+    model = build_model(config, vocab_size=VOCAB).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("weight_g"):
@@ -105,10 +122,18 @@ def make_engine_fixture(out: Union[str, Path]) -> List[Path]:
 
     save("feats_a", feats_a.numpy())
     save("feats_bpad", feats_bpad.numpy())
+    odd = random_model(2, ODD_CONFIG)
+    valid_b = {name: int(encoder_lengths(torch.tensor([FRAMES_B]), m.cfg.vgg)[0])
+               for name, m in (("fp32", model), ("odd", odd))}
     plan = {"steps": [{"parents": p, "tokens": t} for p, t in PLAN], "frames_a": FRAMES_A,
-            "frames_b": FRAMES_B, "vocab": VOCAB, "recipes": list(RECIPES)}
+            "frames_b": FRAMES_B, "vocab": VOCAB, "recipes": list(RECIPES), "enc_valid_b": valid_b}
     (out / "plan.json").write_text(json.dumps(plan, indent=1))
     written.append(out / "plan.json")
+
+    write_model(out / "odd.qasr", odd.cfg, folded_state_dict(odd), FAKE_SPM, {}, DEFAULT_FEATURE_CONFIG)
+    written.append(out / "odd.qasr")
+    for key, arr in references(odd, feats_a, feats_bpad).items():
+        save(f"odd.{key}", arr)
 
     write_model(out / "fp32.qasr", model.cfg, folded_state_dict(model), FAKE_SPM,
                 {"exporter": "qasr.export engine-fixture", "quantization": {"recipe": "none"}},
