@@ -1,6 +1,7 @@
 #include "engine/runtime/session.h"
 
 #include <algorithm>
+#include <new>
 #include <string>
 
 #include "kernels/dense/dense_gemm.h"
@@ -9,10 +10,22 @@
 namespace qasr::engine {
 
 namespace {
-// Longest accepted input: 2^22 frames (11.6 hours at 10 ms), far beyond any
-// utterance, so a bogus length cannot ask for an absurd allocation.
-constexpr size_t kMaxFrames = size_t{1} << 22;
+// Longest accepted input: 2^16 frames (11 minutes at 10 ms), far beyond any
+// utterance the model is trained on, so a bogus length cannot ask for an
+// absurd allocation; what remains is caught as ResourceExhausted.
+constexpr size_t kMaxFrames = size_t{1} << 16;
 constexpr int kMaxThreads = 1024;
+constexpr int kMaxSteps = 1 << 16;
+
+// Runs fn, turning a failed allocation into a Status (never abort).
+template <class Fn>
+Status Guarded(const char* what, const Fn& fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kResourceExhausted, std::string(what) + ": out of memory");
+  }
+}
 }  // namespace
 
 Result<std::shared_ptr<const Model>> Model::Load(const std::string& path,
@@ -41,8 +54,8 @@ size_t Model::feature_dim() const {
 
 Session::Session(std::shared_ptr<const Model> model, int threads)
     : model_(std::move(model)),
-      pool_(static_cast<size_t>(
-          std::clamp(threads > 0 ? threads : model_->options().threads, 1, kMaxThreads))) {
+      pool_(static_cast<size_t>(std::clamp(
+          threads > 0 ? threads : (model_ ? model_->options().threads : 1), 1, kMaxThreads))) {
   ctx_.gemm = &kernels::ChosenGemmKernels();
   ctx_.dense = &kernels::ChosenDenseKernels();
   ctx_.pool = pool_.num_threads() > 1 ? &pool_ : nullptr;
@@ -55,6 +68,7 @@ Status Session::Encode(std::span<const float> feats, size_t frames) {
 Status Session::Encode(std::span<const float> feats, size_t frames, size_t valid_frames) {
   decoding_ = false;
   enc_frames_ = enc_valid_ = 0;
+  if (!model_) return InvalidArgument("session without a model");
   if (frames == 0 || frames > kMaxFrames)
     return InvalidArgument("frames must be 1.." + std::to_string(kMaxFrames));
   if (valid_frames == 0 || valid_frames > frames)
@@ -64,7 +78,9 @@ Status Session::Encode(std::span<const float> feats, size_t frames, size_t valid
     return InvalidArgument("features: " + std::to_string(feats.size()) + " values for " +
                            std::to_string(frames) + " frames of " + std::to_string(dim));
   const auto& w = model_->weights();
-  QASR_RETURN_IF_ERROR(RunEncoder(ctx_, w, feats.data(), frames, valid_frames, enc_buf_, enc_out_));
+  QASR_RETURN_IF_ERROR(Guarded("Encode", [&] {
+    return RunEncoder(ctx_, w, feats.data(), frames, valid_frames, enc_buf_, enc_out_);
+  }));
   enc_frames_ = EncoderFrames(w, frames);
   enc_valid_ = std::min(enc_frames_, EncoderFrames(w, valid_frames));
   return Status::Ok();
@@ -74,10 +90,12 @@ Status Session::BeginDecode(int beams, int max_steps) {
   decoding_ = false;
   if (enc_frames_ == 0) return InvalidArgument("BeginDecode before a successful Encode");
   if (beams < 1) return InvalidArgument("beams must be >= 1");
-  if (max_steps < 0 || max_steps > (1 << 20)) return InvalidArgument("max_steps out of range");
-  QASR_RETURN_IF_ERROR(decoder_.Begin(ctx_, model_->weights(), enc_out_.data(), enc_frames_,
-                                      enc_valid_, static_cast<size_t>(beams),
-                                      static_cast<size_t>(max_steps)));
+  if (beams > 4096) return InvalidArgument("beams must be <= 4096");
+  if (max_steps < 0 || max_steps > kMaxSteps) return InvalidArgument("max_steps out of range");
+  QASR_RETURN_IF_ERROR(Guarded("BeginDecode", [&] {
+    return decoder_.Begin(ctx_, model_->weights(), enc_out_.data(), enc_frames_, enc_valid_,
+                          static_cast<size_t>(beams), static_cast<size_t>(max_steps));
+  }));
   decoding_ = true;
   return Status::Ok();
 }
@@ -85,7 +103,11 @@ Status Session::BeginDecode(int beams, int max_steps) {
 Status Session::Step(std::span<const int32_t> parents, std::span<const int32_t> tokens,
                      std::span<float> log_probs) {
   if (!decoding_) return InvalidArgument("Step before a successful BeginDecode");
-  return decoder_.Step(ctx_, model_->weights(), parents, tokens, log_probs);
+  // Only a search past max_steps allocates (the caches double).
+  const Status st = Guarded(
+      "Step", [&] { return decoder_.Step(ctx_, model_->weights(), parents, tokens, log_probs); });
+  if (st.code() == StatusCode::kResourceExhausted) decoding_ = false;
+  return st;
 }
 
 }  // namespace qasr::engine

@@ -64,7 +64,9 @@ class Session {
   // threads <= 0: the model's ModelOptions::threads.
   explicit Session(std::shared_ptr<const Model> model, int threads = 1);
 
-  // Runs the encoder on CMVN'd features, row-major [frames x feature_dim].
+  // Runs the encoder on CMVN'd features, row-major [frames x feature_dim]
+  // (1 <= frames <= 65536). Errors are Statuses (a failed allocation is
+  // ResourceExhausted); the previous encoder output is gone either way.
   Status Encode(std::span<const float> feats, size_t frames);
   // The same for an utterance of `valid_frames` frames zero-padded to `frames`,
   // exactly as in a padded batch (encoder steps past ceil-divided
@@ -76,15 +78,16 @@ class Session {
   // [encoder_frames x enc_output_dim].
   std::span<const float> encoder_output() const { return {enc_out_.data(), enc_out_.size()}; }
 
-  // Starts decoding `beams` hypotheses (all at step 0, sharing the encoder
-  // output). Buffers are sized for max_steps steps (0: 256); a longer search
-  // still works but reallocates once per doubling.
+  // Starts decoding `beams` hypotheses (1..4096, all at step 0, sharing the
+  // encoder output). Buffers are sized for max_steps steps (0: 256, at most
+  // 65536); a longer search still works but reallocates once per doubling.
   Status BeginDecode(int beams, int max_steps = 0);
   // One decoder step for n = tokens.size() hypotheses (n <= beams).
   // parents[i] = index (in the previous step's hypotheses) of the hypothesis
   // that hypothesis i extends; ignored at the first step. tokens[i] = the
   // hypothesis' last token (EOS id 2 at the first step). Writes natural-log
-  // probabilities, row-major [n x vocab_size], into log_probs.
+  // probabilities, row-major [n x vocab_size], into log_probs. Invalid
+  // arguments leave the search state untouched.
   Status Step(std::span<const int32_t> parents, std::span<const int32_t> tokens,
               std::span<float> log_probs);
   // Decoder steps taken since BeginDecode.
