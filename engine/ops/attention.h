@@ -46,7 +46,7 @@ Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale,
 // One query row per hypothesis over its own cached keys: key_rows[s] and
 // value_rows[s] (s < steps) point to the d-wide cached rows of this
 // hypothesis' history (the incremental decoder's KV cache). No mask.
-void AttendRows(const AttentionShape& shape, float scale, const float* q,
+void AttendRows(const OpContext& ctx, const AttentionShape& shape, float scale, const float* q,
                 const float* const* key_rows, const float* const* value_rows, size_t steps,
                 float* scores, float* out);
 

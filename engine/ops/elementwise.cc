@@ -66,22 +66,6 @@ void AddInPlace(float* x, const float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-void SoftmaxInPlace(float* x, size_t n) {
-  float mx = -std::numeric_limits<float>::infinity();
-  for (size_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
-  if (!std::isfinite(mx)) {  // every key masked: PyTorch gives NaN; keep zeros instead
-    for (size_t i = 0; i < n; ++i) x[i] = 0.0f;
-    return;
-  }
-  double sum = 0.0;
-  for (size_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (size_t i = 0; i < n; ++i) x[i] *= inv;
-}
-
 void LogSoftmax(const float* x, size_t n, float* y) {
   float mx = -std::numeric_limits<float>::infinity();
   for (size_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;

@@ -1,8 +1,8 @@
-// Small row-wise ops of the VGGTransformer: LayerNorm, ReLU, residual add,
-// softmax and log-softmax. Plain loops (no intrinsics); the compiler
-// vectorizes the inner loops. Statistics accumulate in double so results stay
-// within fp32 rounding of PyTorch whatever its summation order.
-// Thread-safety: pure functions on caller-owned buffers.
+// Small row-wise ops of the VGGTransformer: LayerNorm, ReLU, residual add and
+// log-softmax (attention's softmax is a SIMD kernel: DenseKernels::softmax). Plain loops (no
+// intrinsics); the compiler vectorizes the inner loops. Statistics accumulate in double so results
+// stay within fp32 rounding of PyTorch whatever its summation order. Thread-safety: pure functions
+// on caller-owned buffers.
 #pragma once
 
 #include <cstddef>
@@ -24,8 +24,6 @@ void LayerNormFreq(float* x, size_t time, size_t freq, size_t channels, const fl
 void Relu(float* x, size_t n);
 // x += y
 void AddInPlace(float* x, const float* y, size_t n);
-// Softmax over n values in place; -inf entries get probability 0.
-void SoftmaxInPlace(float* x, size_t n);
 // Natural-log softmax of n logits, written to y (may alias x).
 void LogSoftmax(const float* x, size_t n, float* y);
 

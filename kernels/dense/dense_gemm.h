@@ -73,6 +73,8 @@ struct DenseKernels {
   const char* name = "";
   DenseTileFn tile = nullptr;
   PanelTileFn panel_tile = nullptr;
+  // Softmax of a finite row in place (attention probabilities).
+  void (*softmax)(float* x, size_t n) = nullptr;
 };
 
 // Best table for this CPU (probed once, thread-safe).

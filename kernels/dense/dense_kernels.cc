@@ -8,13 +8,14 @@
 #include <hwy/highway.h>
 
 #include "kernels/dense/dense-inl.h"
+#include "kernels/dense/softmax-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qasr::kernels::HWY_NAMESPACE {
 
 const DenseKernels* GetDenseKernels() {
   static const DenseKernels kTable = {HWY_TARGET, hwy::TargetName(HWY_TARGET), &DenseTiles,
-                                      &PanelTiles};
+                                      &PanelTiles, &SoftmaxRow};
   return &kTable;
 }
 

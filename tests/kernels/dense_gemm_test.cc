@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -91,6 +92,25 @@ TEST(DenseGemm, PanelsMatchReference) {
             }
         }
       }
+    }
+  }
+}
+
+TEST(DenseGemm, SoftmaxMatchesReference) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 4.0f);
+  for (const DenseKernels* kt : SupportedDenseKernels()) {
+    for (size_t n : {1, 2, 7, 8, 16, 33, 100, 257}) {
+      std::vector<float> x(n);
+      for (auto& v : x) v = dist(rng);
+      if (n > 3) x[2] = -150.0f;  // underflows to 0
+      std::vector<double> ref(n);
+      double mx = x[0], sum = 0.0;
+      for (float v : x) mx = std::max<double>(mx, v);
+      for (size_t i = 0; i < n; ++i) sum += ref[i] = std::exp(x[i] - mx);
+      kt->softmax(x.data(), n);
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_NEAR(x[i], ref[i] / sum, 1e-6 * ref[i] / sum + 1e-9) << kt->name << " n" << n;
     }
   }
 }

@@ -145,7 +145,7 @@ Status DecoderState::Layer(const OpContext& ctx, const TransformerLayerWeights& 
             key_rows_[s] = self_k_[li].data() + slot;
             value_rows_[s] = self_v_[li].data() + slot;
           }
-          AttendRows(shape, scale, buf_.q.data() + i * d, key_rows_.data(), value_rows_.data(),
+          AttendRows(ctx, shape, scale, buf_.q.data() + i * d, key_rows_.data(), value_rows_.data(),
                      step_ + 1, scores_.data(), buf_.attn.data() + i * d);
         }
         return Linear(ctx, l.self_attn.out, buf_.attn.data(), d, n, buf_.proj.data(), d,
