@@ -9,6 +9,7 @@
 
 #include "engine/models/vggtransformer/weights.h"
 #include "engine/ops/attention.h"
+#include "engine/ops/elementwise.h"
 
 namespace qasr::engine {
 
@@ -25,7 +26,18 @@ struct LayerBuffers {
 // `fn` reads `rows` rows of width d from its argument and writes buf.proj.
 template <class Fn>
 Status ResidualBlock(const NormWeights& ln, bool normalize_before, float* x, size_t rows, size_t d,
-                     LayerBuffers& buf, const Fn& fn);
+                     LayerBuffers& buf, const Fn& fn) {
+  if (normalize_before) {
+    LayerNormRows(x, d, rows, d, ln.gamma, ln.beta, buf.h.data(), d);
+    QASR_RETURN_IF_ERROR(fn(buf.h.data()));
+    AddInPlace(x, buf.proj.data(), rows * d);
+  } else {
+    QASR_RETURN_IF_ERROR(fn(x));
+    AddInPlace(x, buf.proj.data(), rows * d);
+    LayerNormRows(x, d, rows, d, ln.gamma, ln.beta, x, d);
+  }
+  return Status::Ok();
+}
 
 // head_dim^-0.5 as model.py computes it.
 float AttentionScale(size_t head_dim);
@@ -39,5 +51,3 @@ Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t hea
                      size_t rows, size_t d, size_t valid_keys, LayerBuffers& buf);
 
 }  // namespace qasr::engine
-
-#include "engine/models/vggtransformer/layers-impl.h"  // IWYU pragma: export
