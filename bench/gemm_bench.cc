@@ -30,6 +30,8 @@ std::vector<std::string> Impls() {
   QASR_WEIGHT_FORMATS(QASR_BENCH_A8)
 #undef QASR_BENCH_A8
   impls.push_back("qasr_w4f32");
+  impls.push_back("qasr_f32dense");
+  impls.push_back("qasr_f32panel");
   for (const char* b : {"onednn_f32", "onednn_s8", "xnnpack_f32", "xnnpack_qs8"})
     impls.push_back(b);
   return impls;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "bench/runners.h"
+#include "kernels/dense/dense_gemm.h"
 #include "kernels/gemm/gemm.h"
 
 namespace qasr::bench {
@@ -53,6 +54,41 @@ class QasrRunner : public Runner {
   std::vector<float> x_, y_;
 };
 
+// The engine's dense fp32 GEMM (fp32 Linear weights, [N][K] in place).
+class DenseRunner : public Runner {
+ public:
+  DenseRunner(const GemmShape& s, bool panels)
+      : s_(s), kernels_(kernels::ChosenDenseKernels()), pool_(s.threads), use_panels_(panels) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal;
+    w_.resize(s.n * s.k);
+    x_.resize(s.m * s.k);
+    for (auto& v : w_) v = normal(rng);
+    for (auto& v : x_) v = normal(rng);
+    y_.resize(s.m * s.n);
+    if (panels) (void)kernels::PackPanels(w_.data(), s.k, s.n, s.k, false, panels_);
+  }
+  void Run() override {
+    kernels::ThreadPool* pool = s_.threads > 1 ? &pool_ : nullptr;
+    if (use_panels_) {
+      (void)kernels::DenseGemmPanels(kernels_, x_.data(), s_.k, s_.m, panels_, nullptr, y_.data(),
+                                     s_.n, pool);
+      return;
+    }
+    (void)kernels::DenseGemm(kernels_, x_.data(), s_.k, s_.m, w_.data(), s_.k, s_.n, s_.k, nullptr,
+                             y_.data(), s_.n, s_.threads > 1 ? &pool_ : nullptr);
+  }
+  size_t weight_bytes() const override { return w_.size() * sizeof(float); }
+
+ private:
+  GemmShape s_;
+  const kernels::DenseKernels& kernels_;
+  kernels::ThreadPool pool_;
+  bool use_panels_;
+  kernels::DensePanels panels_;
+  std::vector<float> w_, x_, y_;
+};
+
 }  // namespace
 
 std::unique_ptr<Runner> MakeQasr(const std::string& impl, const GemmShape& s) {
@@ -61,6 +97,8 @@ std::unique_ptr<Runner> MakeQasr(const std::string& impl, const GemmShape& s) {
   if (impl == "qasr_" #name "f32") return std::make_unique<QasrRunner>(bits, false, s);
   QASR_WEIGHT_FORMATS(QASR_BENCH_FORMAT)
 #undef QASR_BENCH_FORMAT
+  if (impl == "qasr_f32dense") return std::make_unique<DenseRunner>(s, false);
+  if (impl == "qasr_f32panel") return std::make_unique<DenseRunner>(s, true);
   return nullptr;
 }
 

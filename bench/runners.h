@@ -22,7 +22,8 @@ class Runner {
   virtual size_t weight_bytes() const = 0;
 };
 
-// impl: qasr_w{2,3,4,8}a8, qasr_w{2,3,4,8}f32 (group 128).
+// impl: qasr_w{2,3,4,8}a8, qasr_w{2,3,4,8}f32 (group 128), qasr_f32dense
+// (fp32 weights, dot-product form), qasr_f32panel (fp32 weights, packed panels).
 std::unique_ptr<Runner> MakeQasr(const std::string& impl, const GemmShape& s);
 // impl: onednn_f32, onednn_s8 (7-bit weights: no VNNI here, pairs saturate),
 // xnnpack_f32, xnnpack_qs8.

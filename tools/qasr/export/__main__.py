@@ -3,7 +3,10 @@
     PYTHONPATH=tools /usr/bin/python3 -m qasr.export fp32 --checkpoint models/X-fp32.pt \\
         --spm models/X.spm.model --out models/X-fp32.qasr [--metadata '{"wer": ...}']
     PYTHONPATH=tools /usr/bin/python3 -m qasr.export inspect models/X-fp32.qasr
+    PYTHONPATH=tools /usr/bin/python3 -m qasr.export quant --checkpoint runs/quant/X/model-quant.pt \
+        --spm models/X.spm.model --out models/X-w4g64.qasr
     PYTHONPATH=tools /usr/bin/python3 -m qasr.export testdata --out DIR
+    PYTHONPATH=tools /usr/bin/python3 -m qasr.export engine-fixture --out DIR
 """
 from __future__ import annotations
 
@@ -26,6 +29,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     i.add_argument("--no-verify", action="store_true", help="skip the checksum")
     t = sub.add_parser("testdata", help="write the small test files")
     t.add_argument("--out", required=True)
+    q = sub.add_parser("quant", help="export a quantized checkpoint (qasr.quant ptq/qat output)")
+    q.add_argument("--checkpoint", required=True)
+    q.add_argument("--spm", required=True, help="SentencePiece model file")
+    q.add_argument("--out", required=True)
+    q.add_argument("--metadata", default="{}", help="extra metadata (JSON object), e.g. measured WER")
+    e = sub.add_parser("engine-fixture", help="write the graph executor's parity data")
+    e.add_argument("--out", required=True)
     a = p.parse_args(argv)
 
     if a.cmd == "fp32":
@@ -43,6 +53,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"error: {a.model}: {e}", file=sys.stderr)
             return 1
         print(json.dumps(summary(m), indent=1, ensure_ascii=False))
+    elif a.cmd == "quant":
+        from .quantized import export_quantized
+
+        size = export_quantized(a.checkpoint, a.spm, a.out, json.loads(a.metadata))
+        print(f"wrote {a.out} ({size:,} bytes)")
+    elif a.cmd == "engine-fixture":
+        from .engine_fixture import make_engine_fixture
+
+        for path in make_engine_fixture(a.out):
+            print(path)
     else:
         from .testdata import make_test_files
 

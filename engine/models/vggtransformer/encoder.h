@@ -1,0 +1,34 @@
+// The VGGTransformer encoder (model.py Encoder, docs/vggtransformer.md §2):
+// VGG blocks (conv 3x3, LayerNorm over frequency, ReLU; ceil-mode max pool)
+// on [time][freq][channel] activations, channel-major flatten, Linear
+// adapters and transformer layers with a key padding mask, final Linear and
+// LayerNorm.
+// Thread-safety: EncoderBuffers belong to one session.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "engine/models/vggtransformer/layers.h"
+#include "engine/models/vggtransformer/weights.h"
+
+namespace qasr::engine {
+
+struct EncoderBuffers {
+  std::vector<float> vgg_a, vgg_b;  // ping-pong [time][freq][channel]
+  Conv2dScratch conv;
+  std::vector<float> x, adapted;  // [frames][width]
+  LayerBuffers layer;
+};
+
+// Encoder steps for `frames` input frames: ceil-divided by every pool size.
+size_t EncoderFrames(const VggTransformerWeights& w, size_t frames);
+
+// Encodes feats [frames][input_feat * in_channels]. Frames at or beyond
+// valid_frames are padding (as in a zero-padded batch): their encoder steps
+// are masked as attention keys. Writes [EncoderFrames(frames)][enc_output_dim]
+// into out (resized).
+Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const float* feats,
+                  size_t frames, size_t valid_frames, EncoderBuffers& buf, std::vector<float>& out);
+
+}  // namespace qasr::engine

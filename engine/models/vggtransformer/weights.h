@@ -1,0 +1,85 @@
+// Every VGGTransformer weight resolved once from a validated ModelFile
+// (names: tools/qasr/model.py's state_dict, docs/FORMAT.md §3.2): packed
+// w2/w3/w4/w8 blobs and small f32 vectors are used in place from the
+// mapping; f16 vectors are converted; fp32 GEMM weights are repacked into
+// GEMM panels (conv weights permuted for channels-last im2col, decoder conv
+// weights transposed to [out][kernel*in] first).
+// Which packed or dequantized layers quantize their input activations comes
+// from the metadata's "quantization.layers" (docs/FORMAT.md §4.3); packed
+// weights without an entry use int8 activations (GemmA8).
+// Thread-safety: immutable after LoadVggTransformer; share across sessions.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "engine/format/model_file.h"
+#include "engine/ops/conv2d.h"
+#include "engine/ops/linear.h"
+#include "kernels/dense/dense_gemm.h"
+
+namespace qasr::engine {
+
+struct NormWeights {
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+  size_t dim = 0;
+};
+
+struct AttentionWeights {
+  LinearWeights q, k, v, out;
+};
+
+struct TransformerLayerWeights {
+  size_t d = 0, heads = 0, ffn = 0;
+  bool normalize_before = true;
+  bool has_adapter = false;  // Linear(previous width -> d) in front of the layer
+  LinearWeights adapter;
+  AttentionWeights self_attn;
+  NormWeights self_attn_ln;
+  AttentionWeights cross_attn;  // decoder only
+  NormWeights cross_attn_ln;    // decoder only
+  LinearWeights fc1, fc2;
+  NormWeights final_ln;
+};
+
+struct VggConvWeights {
+  Conv2dShape shape;
+  LinearWeights w;  // permuted [out][(i*k + j)*in + c]
+  bool has_ln = false;
+  NormWeights ln;  // over the block's input frequency width
+};
+
+struct VggBlockWeights {
+  std::vector<VggConvWeights> convs;
+  size_t pool = 2, freq_in = 0, freq_out = 0, channels_out = 0;
+};
+
+struct DecoderConvWeights {
+  size_t kernel = 0, in = 0, out = 0;
+  LinearWeights w;  // [out][kernel * in], column t*in + i; t = 0 the oldest step
+  bool has_ln = false;
+  NormWeights ln;
+};
+
+struct VggTransformerWeights {
+  ModelConfig config;
+  std::vector<VggBlockWeights> vgg;
+  size_t vgg_width = 0;  // channels * freq after the last block
+  std::vector<TransformerLayerWeights> encoder_layers;
+  LinearWeights encoder_out;
+  NormWeights encoder_ln;
+  const float* embedding = nullptr;  // [vocab][tgt_embed_dim]
+  std::vector<DecoderConvWeights> decoder_convs;
+  std::vector<TransformerLayerWeights> decoder_layers;
+  LinearWeights fc_out;
+  std::deque<std::vector<float>> owned;     // converted f16 copies
+  std::deque<kernels::DensePanels> panels;  // fp32 Linear/conv weights, packed
+};
+
+// Checks the file against the registry (CheckModelTensors), then resolves.
+Result<std::unique_ptr<VggTransformerWeights>> LoadVggTransformer(const ModelFile& file);
+
+}  // namespace qasr::engine

@@ -1,0 +1,53 @@
+// Scaled dot-product attention over projected heads (model.py
+// MultiheadAttention.attend): scores = (q * scale) . k^T, keys at or beyond
+// `valid_keys` masked (probability exactly 0, as exp(-inf) in PyTorch),
+// softmax, then p . v. Keys and values are packed per head into GEMM panels
+// (PackHeads) once per use: per call for encoder self-attention, once per
+// utterance for the decoder's cross-attention.
+// Thread-safety: functions on caller-owned buffers; scratch belongs to one session.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "engine/ops/context.h"
+#include "kernels/base/status.h"
+#include "kernels/dense/dense_gemm.h"
+
+namespace qasr::engine {
+
+struct AttentionShape {
+  size_t heads = 0, head_dim = 0;
+  size_t d() const { return heads * head_dim; }
+};
+
+// Per head h: K_h as [tk][head_dim] (the B operand of q . k^T) and V_h as
+// [tk][head_dim] read transposed (the B operand of p . v).
+struct HeadPanels {
+  std::vector<kernels::DensePanels> k, v;
+  size_t keys = 0;
+};
+
+Status PackHeads(const float* k, size_t ldk, const float* v, size_t ldv, size_t tk,
+                 const AttentionShape& shape, HeadPanels& out);
+
+struct AttentionScratch {
+  std::vector<float> q;       // scaled queries [tq][d]
+  std::vector<float> scores;  // [tq][tk]
+  HeadPanels heads;           // self-attention keys/values
+};
+
+// Attention of tq queries (row stride ldq) over packed keys/values; out is
+// [tq][d] (row stride ldo).
+Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale, const float* q,
+                 size_t ldq, size_t tq, const HeadPanels& kv, size_t valid_keys, float* out,
+                 size_t ldo, AttentionScratch& scratch);
+
+// One query row per hypothesis over its own cached keys: key_rows[s] and
+// value_rows[s] (s < steps) point to the d-wide cached rows of this
+// hypothesis' history (the incremental decoder's KV cache). No mask.
+void AttendRows(const OpContext& ctx, const AttentionShape& shape, float scale, const float* q,
+                const float* const* key_rows, const float* const* value_rows, size_t steps,
+                float* scores, float* out);
+
+}  // namespace qasr::engine

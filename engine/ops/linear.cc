@@ -1,0 +1,46 @@
+#include "engine/ops/linear.h"
+
+#include "kernels/gemm/gemm.h"
+
+namespace qasr::engine {
+
+Status SetFakeQuant(LinearWeights& w) {
+  auto layout = kernels::WeightLayout::Make({8, w.out, w.in, w.in});
+  if (!layout.ok()) return layout.status();
+  w.act_layout = *layout;
+  w.act_bits = 8;
+  return Status::Ok();
+}
+
+Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size_t lda, size_t rows,
+              float* y, size_t ldy, LinearScratch& scratch) {
+  if (rows == 0) return Status::Ok();
+  if (w.is_packed) {
+    if (w.act_bits == 8) {
+      QASR_RETURN_IF_ERROR(kernels::QuantizeActivations(*ctx.gemm, x, lda, rows, w.packed.layout(),
+                                                        scratch.qx, ctx.pool));
+      return kernels::GemmA8(*ctx.gemm, scratch.qx, w.packed, w.bias, y, ldy, ctx.pool);
+    }
+    return kernels::GemmF32(*ctx.gemm, x, lda, rows, w.packed, w.bias, y, ldy, ctx.pool);
+  }
+  if (w.act_bits == 8) {
+    // Each row becomes xq * sx with xq its dynamic int8 codes (docs/QUANTIZATION.md
+    // §2), exactly as qasr.quant.fake_quant_activations: the SIMD quantizer, then
+    // an exact int8 x fp32 product.
+    QASR_RETURN_IF_ERROR(
+        kernels::QuantizeActivations(*ctx.gemm, x, lda, rows, w.act_layout, scratch.qx, ctx.pool));
+    if (scratch.fq.size() < rows * w.in) scratch.fq.resize(rows * w.in);
+    for (size_t m = 0; m < rows; ++m) {
+      const int8_t* q = scratch.qx.row(m);
+      const float sx = scratch.qx.scales[m];
+      float* row = scratch.fq.data() + m * w.in;
+      for (size_t k = 0; k < w.in; ++k) row[k] = static_cast<float>(q[k]) * sx;
+    }
+    x = scratch.fq.data();
+    lda = w.in;
+  }
+  if (w.panels == nullptr) return InvalidArgument("linear: weights not set");
+  return kernels::DenseGemmPanels(*ctx.dense, x, lda, rows, *w.panels, w.bias, y, ldy, ctx.pool);
+}
+
+}  // namespace qasr::engine

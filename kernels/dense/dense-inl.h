@@ -1,0 +1,149 @@
+// Dense fp32 GEMM tiles (dot-product form, w in [N][K] layout): an MR x NR
+// block of outputs keeps MR*NR vector accumulators over k, then reduces each
+// across lanes. MR = 4 rows of x by NR = 2 rows of w fits 16 registers
+// (8 accumulators + 3 operands) and loads 6 vectors per 8 FMAs.
+#if defined(QASR_KERNELS_DENSE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QASR_KERNELS_DENSE_INL_H_
+#undef QASR_KERNELS_DENSE_INL_H_
+#else
+#define QASR_KERNELS_DENSE_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include "kernels/dense/dense_gemm.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qasr::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <size_t MR, size_t NR>
+HWY_INLINE void DenseBlock(const DenseJob& j, size_t m, size_t n) {
+  const hn::ScalableTag<float> df;
+  const size_t lanes = hn::Lanes(df), k = j.k;
+  hn::Vec<decltype(df)> acc[MR][NR];
+  for (size_t i = 0; i < MR; ++i)
+    for (size_t r = 0; r < NR; ++r) acc[i][r] = hn::Zero(df);
+  const float* xr[MR];
+  const float* wr[NR];
+  for (size_t i = 0; i < MR; ++i) xr[i] = j.x + (m + i) * j.lda;
+  for (size_t r = 0; r < NR; ++r) wr[r] = j.w + (n + r) * j.ldw;
+  size_t kk = 0;
+  for (; kk + lanes <= k; kk += lanes) {
+    hn::Vec<decltype(df)> wv[NR];
+    for (size_t r = 0; r < NR; ++r) wv[r] = hn::LoadU(df, wr[r] + kk);
+    for (size_t i = 0; i < MR; ++i) {
+      const auto xv = hn::LoadU(df, xr[i] + kk);
+      for (size_t r = 0; r < NR; ++r) acc[i][r] = hn::MulAdd(xv, wv[r], acc[i][r]);
+    }
+  }
+  for (size_t i = 0; i < MR; ++i) {
+    for (size_t r = 0; r < NR; ++r) {
+      float s = hn::GetLane(hn::SumOfLanes(df, acc[i][r]));
+      for (size_t t = kk; t < k; ++t) s += xr[i][t] * wr[r][t];
+      if (j.bias != nullptr) s += j.bias[n + r];
+      j.y[(m + i) * j.ldy + n + r] = s;
+    }
+  }
+}
+
+template <size_t NR>
+HWY_INLINE void DenseRows(const DenseJob& j, size_t m0, size_t m1, size_t n) {
+  size_t m = m0;
+  for (; m + 4 <= m1; m += 4) DenseBlock<4, NR>(j, m, n);
+  switch (m1 - m) {
+    case 3:
+      DenseBlock<3, NR>(j, m, n);
+      break;
+    case 2:
+      DenseBlock<2, NR>(j, m, n);
+      break;
+    case 1:
+      DenseBlock<1, NR>(j, m, n);
+      break;
+    default:
+      break;
+  }
+}
+
+// Outputs in the outer loop: a pair of w rows stays in L1 while every row
+// of the task's x block (L2) streams past it.
+void DenseTiles(const DenseJob& j, size_t m0, size_t m1, size_t n0, size_t n1) {
+  size_t n = n0;
+  for (; n + 2 <= n1; n += 2) DenseRows<2>(j, m0, m1, n);
+  if (n < n1) DenseRows<1>(j, m0, m1, n);
+}
+
+// Outer-product block: MR rows x one 16-column panel; per k, the panel's
+// 16 weights (kV vectors) times a broadcast of each row's x[k].
+template <size_t MR>
+HWY_INLINE void PanelBlock(const PanelJob& j, size_t m, size_t p) {
+  using D = hn::CappedTag<float, kPanelCols>;
+  const D d;
+  constexpr size_t kLanes = hn::MaxLanes(D());
+  constexpr size_t kV = kPanelCols / kLanes;
+  const DensePanels& w = *j.w;
+  const float* wp = w.panel(p);
+  const float* xr[MR];
+  for (size_t i = 0; i < MR; ++i) xr[i] = j.x + (m + i) * j.lda;
+  hn::Vec<D> acc[MR][kV];
+  for (size_t i = 0; i < MR; ++i)
+    for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::Zero(d);
+  for (size_t k = 0; k < w.k; ++k, wp += kPanelCols) {
+    hn::Vec<D> wv[kV];
+    for (size_t v = 0; v < kV; ++v) wv[v] = hn::Load(d, wp + v * kLanes);
+    for (size_t i = 0; i < MR; ++i) {
+      const auto xb = hn::Set(d, xr[i][k]);
+      for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::MulAdd(xb, wv[v], acc[i][v]);
+    }
+  }
+  const size_t n0 = p * kPanelCols, cols = HWY_MIN(kPanelCols, w.n - n0);
+  HWY_ALIGN float bias[kPanelCols] = {};
+  if (j.bias != nullptr)
+    for (size_t c = 0; c < cols; ++c) bias[c] = j.bias[n0 + c];
+  for (size_t i = 0; i < MR; ++i) {
+    float* yr = j.y + (m + i) * j.ldy + n0;
+    if (cols == kPanelCols) {
+      for (size_t v = 0; v < kV; ++v)
+        hn::StoreU(hn::Add(acc[i][v], hn::Load(d, bias + v * kLanes)), d, yr + v * kLanes);
+    } else {
+      HWY_ALIGN float tmp[kPanelCols];
+      for (size_t v = 0; v < kV; ++v)
+        hn::Store(hn::Add(acc[i][v], hn::Load(d, bias + v * kLanes)), d, tmp + v * kLanes);
+      for (size_t c = 0; c < cols; ++c) yr[c] = tmp[c];
+    }
+  }
+}
+
+// Panels in the outer loop: one panel (16 x K floats) stays in L1/L2 while
+// the task's rows stream past it, 6 at a time.
+void PanelTiles(const PanelJob& j, size_t m0, size_t m1, size_t p0, size_t p1) {
+  for (size_t p = p0; p < p1; ++p) {
+    size_t m = m0;
+    for (; m + 6 <= m1; m += 6) PanelBlock<6>(j, m, p);
+    switch (m1 - m) {
+      case 5:
+        PanelBlock<5>(j, m, p);
+        break;
+      case 4:
+        PanelBlock<4>(j, m, p);
+        break;
+      case 3:
+        PanelBlock<3>(j, m, p);
+        break;
+      case 2:
+        PanelBlock<2>(j, m, p);
+        break;
+      case 1:
+        PanelBlock<1>(j, m, p);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace qasr::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard

@@ -1,0 +1,106 @@
+#include "kernels/dense/dense_gemm.h"
+
+#include <algorithm>
+#include <string>
+
+namespace qasr::kernels {
+
+namespace {
+
+// A task covers up to kRowBlock rows of x (kept in L2) times a block of
+// outputs; decoder-sized M (a few beams) splits the outputs finely instead.
+constexpr size_t kRowBlock = 64;
+constexpr size_t kColBlock = 64;
+
+}  // namespace
+
+Status DenseGemm(const DenseKernels& kernels, const float* x, size_t lda, size_t m, const float* w,
+                 size_t ldw, size_t n, size_t k, const float* bias, float* y, size_t ldy,
+                 ThreadPool* pool) {
+  if (m == 0 || n == 0) return Status::Ok();
+  if (x == nullptr || w == nullptr || y == nullptr) return InvalidArgument("dense gemm: null data");
+  if (lda < k || ldw < k || ldy < n)
+    return InvalidArgument("dense gemm: stride too small (lda " + std::to_string(lda) + ", ldw " +
+                           std::to_string(ldw) + ", ldy " + std::to_string(ldy) + ")");
+  const DenseJob job{x, lda, w, ldw, bias, y, ldy, k};
+  const size_t threads = pool ? pool->num_threads() : 1;
+  const size_t row_block = m <= 16 ? m : kRowBlock;
+  const size_t row_tasks = (m + row_block - 1) / row_block;
+  size_t col_block = kColBlock;
+  if (row_tasks < 2 * threads) {
+    const size_t want = 4 * threads;
+    col_block = std::max<size_t>(2, (n / want + 1) & ~size_t{1});
+  }
+  const size_t col_tasks = (n + col_block - 1) / col_block;
+  auto task = [&](size_t i) {
+    const size_t rb = i / col_tasks, cb = i % col_tasks;
+    const size_t m0 = rb * row_block, n0 = cb * col_block;
+    kernels.tile(job, m0, std::min(m, m0 + row_block), n0, std::min(n, n0 + col_block));
+  };
+  const size_t tasks = row_tasks * col_tasks;
+  if (pool == nullptr || threads == 1 || tasks == 1) {
+    for (size_t i = 0; i < tasks; ++i) task(i);
+  } else {
+    pool->ParallelFor(tasks, task);
+  }
+  return Status::Ok();
+}
+
+Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed,
+                  DensePanels& out) {
+  if (n == 0 || k == 0) return InvalidArgument("pack panels: empty matrix");
+  if (w == nullptr) return InvalidArgument("pack panels: null weights");
+  if (ldw < (transposed ? n : k)) return InvalidArgument("pack panels: stride too small");
+  const size_t panels = (n + kPanelCols - 1) / kPanelCols, need = panels * k * kPanelCols;
+  if (need > out.capacity) {
+    out.data = hwy::AllocateAligned<float>(need);
+    if (!out.data) return Status(StatusCode::kResourceExhausted, "pack panels");
+    out.capacity = need;
+  }
+  out.n = n;
+  out.k = k;
+  out.panels = panels;
+  for (size_t p = 0; p < panels; ++p) {
+    float* dst = out.data.get() + p * k * kPanelCols;
+    const size_t n0 = p * kPanelCols, cols = std::min(kPanelCols, n - n0);
+    for (size_t kk = 0; kk < k; ++kk, dst += kPanelCols) {
+      for (size_t c = 0; c < cols; ++c)
+        dst[c] = transposed ? w[kk * ldw + n0 + c] : w[(n0 + c) * ldw + kk];
+      for (size_t c = cols; c < kPanelCols; ++c) dst[c] = 0.0f;
+    }
+  }
+  return Status::Ok();
+}
+
+Status DenseGemmPanels(const DenseKernels& kernels, const float* x, size_t lda, size_t m,
+                       const DensePanels& w, const float* bias, float* y, size_t ldy,
+                       ThreadPool* pool) {
+  if (m == 0) return Status::Ok();
+  if (x == nullptr || y == nullptr || w.data == nullptr)
+    return InvalidArgument("dense gemm: null data");
+  if (lda < w.k || ldy < w.n) return InvalidArgument("dense gemm: stride too small");
+  const PanelJob job{x, lda, &w, bias, y, ldy};
+  const size_t threads = pool ? pool->num_threads() : 1;
+  // Row blocks of 48 (8 microkernel blocks) x 4 panels (64 outputs); small M
+  // (decoder steps) splits the panels across threads instead.
+  const size_t row_block = m <= 16 ? m : 48;
+  const size_t row_tasks = (m + row_block - 1) / row_block;
+  size_t panel_block = 4;
+  if (row_tasks < 2 * threads) panel_block = std::max<size_t>(1, w.panels / (4 * threads));
+  const size_t panel_tasks = (w.panels + panel_block - 1) / panel_block;
+  const size_t tasks = row_tasks * panel_tasks;
+  auto task = [&](size_t i) {
+    const size_t rb = i / panel_tasks, pb = i % panel_tasks;
+    const size_t m0 = rb * row_block, p0 = pb * panel_block;
+    kernels.panel_tile(job, m0, std::min(m, m0 + row_block), p0,
+                       std::min(w.panels, p0 + panel_block));
+  };
+  if (pool == nullptr || threads == 1 || tasks == 1) {
+    for (size_t i = 0; i < tasks; ++i) task(i);
+  } else {
+    pool->ParallelFor(tasks, task);
+  }
+  return Status::Ok();
+}
+
+}  // namespace qasr::kernels

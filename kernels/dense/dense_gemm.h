@@ -1,0 +1,95 @@
+// Dense fp32 GEMM: y[m][n] = sum_k x[m][k] * w[n][k] + bias[n], with w in
+// PyTorch's Linear layout [N][K] (used in place from a memory-mapped model)
+// and arbitrary row strides, so attention products (Q.K^T per head) use it too.
+// Shapes are checked here; tiling and threading in dense_gemm.cc; SIMD in
+// dense-inl.h, compiled for every Highway target and chosen once
+// (ChosenDenseKernels()).
+// Why our own kernel and not oneDNN/XNNPACK: it runs on the engine's single
+// kernels::ThreadPool, needs no weight repacking (mmap in place) and no
+// per-shape primitive creation; bench/dense_gemm_bench.cc compares it with
+// oneDNN and XNNPACK at the engine's shapes (docs/BENCHMARKS.md).
+// Thread-safety: reentrant; a ThreadPool serves one call at a time. Results do
+// not depend on the pool's size (each output is computed by one task in one order).
+#pragma once
+
+#include <hwy/aligned_allocator.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/base/status.h"
+#include "kernels/base/thread_pool.h"
+
+namespace qasr::kernels {
+
+struct DenseJob {
+  const float* x = nullptr;  // [M][K], row stride lda
+  size_t lda = 0;
+  const float* w = nullptr;  // [N][K], row stride ldw
+  size_t ldw = 0;
+  const float* bias = nullptr;  // N entries or null
+  float* y = nullptr;           // [M][N], row stride ldy
+  size_t ldy = 0;
+  size_t k = 0;
+};
+
+// Computes rows [m0, m1) x outputs [n0, n1) of a job.
+using DenseTileFn = void (*)(const DenseJob& job, size_t m0, size_t m1, size_t n0, size_t n1);
+
+// Weights packed for the outer-product kernel: ceil(N / kPanelCols) panels,
+// each [K][kPanelCols] floats (columns >= N zero). One k step of a panel is
+// one 64-byte line, so the kernel streams panels sequentially and keeps a
+// 6 x 16 block of outputs in registers (AVX2: 12 accumulators), several
+// times the FMA density of the dot-product form at encoder-sized M.
+// A CPU-independent in-memory layout, built once per weight at model load
+// (or per call for attention operands).
+inline constexpr size_t kPanelCols = 16;
+struct DensePanels {
+  size_t n = 0, k = 0, panels = 0;
+  hwy::AlignedFreeUniquePtr<float[]> data;
+  size_t capacity = 0;  // floats allocated
+  const float* panel(size_t p) const { return data.get() + p * k * kPanelCols; }
+};
+
+// Packs w as [N][K] (row stride ldw; transposed = false) or as [K][N]
+// (transposed = true). Reuses out's storage when large enough.
+Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed,
+                  DensePanels& out);
+
+struct PanelJob {
+  const float* x = nullptr;  // [M][K], row stride lda
+  size_t lda = 0;
+  const DensePanels* w = nullptr;
+  const float* bias = nullptr;
+  float* y = nullptr;
+  size_t ldy = 0;
+};
+// Rows [m0, m1) x panels [p0, p1).
+using PanelTileFn = void (*)(const PanelJob& job, size_t m0, size_t m1, size_t p0, size_t p1);
+
+struct DenseKernels {
+  int64_t target = 0;
+  const char* name = "";
+  DenseTileFn tile = nullptr;
+  PanelTileFn panel_tile = nullptr;
+  // Softmax of a finite row in place (attention probabilities).
+  void (*softmax)(float* x, size_t n) = nullptr;
+};
+
+// Best table for this CPU (probed once, thread-safe).
+const DenseKernels& ChosenDenseKernels();
+// One table per compiled target this CPU supports, best first.
+std::vector<const DenseKernels*> SupportedDenseKernels();
+
+// y = x * w^T + bias for M rows, N outputs, K inputs. pool may be null.
+Status DenseGemm(const DenseKernels& kernels, const float* x, size_t lda, size_t m, const float* w,
+                 size_t ldw, size_t n, size_t k, const float* bias, float* y, size_t ldy,
+                 ThreadPool* pool);
+
+// y = x * W^T + bias with W packed (PackPanels); M rows.
+Status DenseGemmPanels(const DenseKernels& kernels, const float* x, size_t lda, size_t m,
+                       const DensePanels& w, const float* bias, float* y, size_t ldy,
+                       ThreadPool* pool);
+
+}  // namespace qasr::kernels
