@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what qasr needs, builds it, and runs every test: the C++ suite
 # (ctest), the Python toolkit's tests (pytest), and, under CI=true or with
-# --sanitize, the same C++ suite again under AddressSanitizer + UBSan plus a
-# bounded libFuzzer run of every parser of untrusted input (audio, model files).
+# --sanitize, the same C++ suite again under AddressSanitizer + UBSan, a
+# bounded libFuzzer run of every parser of untrusted input (audio, model files)
+# and the kernels' tests cross-built for aarch64 and run under qemu-user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ for arg in "$@"; do
 done
 jobs=$(nproc)
 
-tools/install-deps.sh
+if ((sanitize)); then tools/install-deps.sh --arm; else tools/install-deps.sh; fi
 
 echo "== C++: release build and ctest"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -38,4 +39,6 @@ if ((sanitize)); then
     ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE no_sanitizer
   echo "== Fuzzing: libFuzzer + ASan + UBSan, ${QASR_FUZZ_SECONDS:-60} s per target"
   JOBS="$jobs" tools/run-fuzzers.sh "${QASR_FUZZ_SECONDS:-60}"
+  echo "== aarch64: kernels and their tests cross-built, run under qemu-user (NEON, scalar)"
+  tools/test-arm.sh
 fi

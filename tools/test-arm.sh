@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cross-builds qasr_kernels and the kernel tests for aarch64 and runs them
 # under qemu-aarch64 (-cpu max: NEON, and SVE/SVE2 where compiled).
-# Needs: dpkg --add-architecture arm64; apt-get install g++-aarch64-linux-gnu
-#        qemu-user libhwy-dev:arm64 libgtest-dev:arm64
+# Needs: tools/install-deps.sh --arm (g++-aarch64-linux-gnu, qemu-user,
+#        libhwy-dev:arm64, libgtest-dev:arm64). CI runs it (tools/run-tests.sh).
 # usage: tools/test-arm.sh [build-dir]   (default build-arm; -j2)
 set -euo pipefail
 cd "$(dirname "$0")/.."

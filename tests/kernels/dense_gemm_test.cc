@@ -9,6 +9,8 @@
 #include <random>
 #include <vector>
 
+#include "tests/kernels/test_util.h"
+
 namespace qasr::kernels {
 namespace {
 
@@ -19,7 +21,7 @@ struct Shape {
 TEST(DenseGemm, AllTargetsMatchReference) {
   const Shape shapes[] = {{1, 1, 1},   {1, 7, 3},   {2, 33, 17},  {5, 96, 96},   {4, 64, 320},
                           {3, 5, 192}, {17, 9, 48}, {64, 40, 96}, {70, 130, 65}, {250, 96, 96}};
-  ThreadPool pool(3);
+  ThreadPool pool(testing::TestThreads(3));
   std::mt19937 rng(7);
   std::normal_distribution<float> dist;
   for (const DenseKernels* kt : SupportedDenseKernels()) {
@@ -58,7 +60,7 @@ TEST(DenseGemm, AllTargetsMatchReference) {
 TEST(DenseGemm, PanelsMatchReference) {
   const Shape shapes[] = {{1, 1, 1},   {1, 17, 3},   {2, 33, 9},   {5, 96, 96},   {7, 64, 320},
                           {6, 5, 192}, {17, 16, 48}, {64, 40, 96}, {70, 130, 65}, {250, 96, 96}};
-  ThreadPool pool(3);
+  ThreadPool pool(testing::TestThreads(3));
   std::mt19937 rng(9);
   std::normal_distribution<float> dist;
   for (const DenseKernels* kt : SupportedDenseKernels()) {
