@@ -53,6 +53,7 @@ class Segmenter {
   // Ends the stream, emitting the open segment if any.
   Status Finish(const Emit& emit);
   size_t samples_accepted() const { return total_samples_; }
+  size_t buffered_samples() const { return buf_.size(); }
 
  private:
   Segmenter(const VadOptions& options, int sample_rate);
