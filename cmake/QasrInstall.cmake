@@ -10,7 +10,7 @@ include(CMakePackageConfigHelpers)
 
 add_library(qasr SHARED ${QASR_API_SOURCES})
 add_library(qasr::qasr ALIAS qasr)
-target_link_libraries(qasr PRIVATE qasr_pipeline)
+target_link_libraries(qasr PRIVATE qasr_pipeline qasr_engine_backend)
 target_compile_options(qasr PRIVATE -Wall -Wextra -Werror)
 target_include_directories(qasr
   PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>

@@ -31,6 +31,7 @@ struct TranscribeArgs {
   int beam = 5;
   int nbest = 1;
   int threads = 0;
+  int loop_guard = 8;
   bool quiet = false;
   bool no_vad = false;
   double max_segment_s = 20.0;
@@ -170,6 +171,7 @@ int Run(const TranscribeArgs& args, OutputFormat format) {
   ro.nbest = args.nbest;
   ro.threads = threads;
   ro.vad = !args.no_vad;
+  ro.loop_max_repeats = args.loop_guard;
   ro.max_segment_s = args.max_segment_s;
   ro.on_progress = [&](const Progress& p) {
     progress.Update(current, index, args.inputs.size(), p);
@@ -244,6 +246,9 @@ Command AddTranscribeCommand(CLI::App& parent) {
                   "Write FILE's result to DIR/<stem>.<format> instead of stdout");
   app->add_option("--max-segment", args->max_segment_s, "Longest segment in seconds")
       ->check(CLI::Range(1.0, 600.0));
+  app->add_option("--loop-guard", args->loop_guard,
+                  "Stop a unit of 1-4 tokens repeating more than N times in a row (0 = off)")
+      ->check(CLI::Range(0, 1000));
   app->add_flag("--no-vad", args->no_vad, "Do not split at pauses (fixed-length segments)");
   app->add_flag("-q,--quiet", args->quiet, "No progress or per-file messages on stderr");
   return {app, [args] {
