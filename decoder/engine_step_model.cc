@@ -1,8 +1,7 @@
 // The engine runtime (engine/runtime/session.h) as a decoder Backend.
 // Compiled only when the engine has a runtime (decoder/CMakeLists.txt).
-#include "engine/runtime/session.h"
-
 #include "decoder/pipeline/backend.h"
+#include "engine/runtime/session.h"
 
 namespace qasr::decoder {
 namespace {

@@ -83,8 +83,7 @@ qasr_status qasr_model_load(const char* path, int threads, qasr_model** model, c
                             size_t error_size) {
   if (model != nullptr) *model = nullptr;
   if (path == nullptr || model == nullptr) {
-    CopyError({qasr::ErrorCode::kInvalidArgument, "null path or model pointer"}, error,
-              error_size);
+    CopyError({qasr::ErrorCode::kInvalidArgument, "null path or model pointer"}, error, error_size);
     return QASR_ERR_INVALID_ARGUMENT;
   }
   try {

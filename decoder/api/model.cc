@@ -95,9 +95,9 @@ std::shared_ptr<const Model> MakeModel(std::string path, std::string metadata,
     return nullptr;
   }
   SetError(error, {});
-  return std::make_shared<const Model>(std::make_unique<Model::Impl>(
-      std::move(path), std::move(metadata), std::move(backend), std::move(tokenizer),
-      std::move(*fbank)));
+  return std::make_shared<const Model>(
+      std::make_unique<Model::Impl>(std::move(path), std::move(metadata), std::move(backend),
+                                    std::move(tokenizer), std::move(*fbank)));
 }
 
 std::shared_ptr<const Model> Model::Load(const std::string& path, const ModelOptions& options,
@@ -125,8 +125,8 @@ std::shared_ptr<const Model> Model::Load(const std::string& path, const ModelOpt
     SetError(error, ToError(backend.status()));
     return nullptr;
   }
-  return MakeModel(path, std::string(file->metadata()), std::move(*backend),
-                   std::move(*tokenizer), error);
+  return MakeModel(path, std::string(file->metadata()), std::move(*backend), std::move(*tokenizer),
+                   error);
 }
 
 struct Recognizer::Impl {
@@ -144,7 +144,8 @@ Error Recognizer::Impl::Run(decoder::AudioSource& source, Transcript* out) {
   std::vector<decoder::SegmentResult> segments;
   decoder::TranscribeCallbacks cb;
   cb.check = [this]() -> Status {
-    if (cancel.load(std::memory_order_relaxed) || (options.should_cancel && options.should_cancel())) {
+    if (cancel.load(std::memory_order_relaxed) ||
+        (options.should_cancel && options.should_cancel())) {
       return Cancelled("transcription cancelled");
     }
     return Status::Ok();

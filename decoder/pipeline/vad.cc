@@ -43,8 +43,8 @@ Status Segmenter::ProcessFrame(const Emit& emit) {
   double sum = 0.0;
   for (size_t i = 0; i < frame_len_; ++i) sum += static_cast<double>(x[i]) * x[i];
   const double e = 10.0 * std::log10(sum / static_cast<double>(frame_len_) + 1.0);
-  const bool speech = !options_.enabled ||
-                      e > std::max(options_.min_energy_db, floor_db_ + options_.threshold_db);
+  const bool speech =
+      !options_.enabled || e > std::max(options_.min_energy_db, floor_db_ + options_.threshold_db);
   floor_db_ = std::min(e, floor_db_ + options_.floor_rise_db);
   energy_.push_back(static_cast<float>(e));
   speech_.push_back(speech ? 1 : 0);
@@ -106,7 +106,8 @@ Status Segmenter::EmitUpTo(size_t end_frame, const Emit& emit) {
 void Segmenter::DropBefore(size_t frame) {
   if (frame <= buf_frame_) return;
   const size_t n = frame - buf_frame_;
-  buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(std::min(n * frame_len_, buf_.size())));
+  buf_.erase(buf_.begin(),
+             buf_.begin() + static_cast<ptrdiff_t>(std::min(n * frame_len_, buf_.size())));
   energy_.erase(energy_.begin(), energy_.begin() + static_cast<ptrdiff_t>(n));
   speech_.erase(speech_.begin(), speech_.begin() + static_cast<ptrdiff_t>(n));
   buf_frame_ = frame;
@@ -120,7 +121,8 @@ Status Segmenter::Finish(const Emit& emit) {
   if (end_frame <= seg_start_) return Status::Ok();
   if (end_frame >= next_frame_) {
     size_t speech_frames = 0;
-    for (size_t g = seg_start_; g < next_frame_; ++g) speech_frames += static_cast<size_t>(speech_[Local(g)]);
+    for (size_t g = seg_start_; g < next_frame_; ++g)
+      speech_frames += static_cast<size_t>(speech_[Local(g)]);
     if (speech_frames < std::max<size_t>(min_speech_frames_, 1)) return Status::Ok();
     AudioSegment seg;
     seg.start_sample = seg_start_ * frame_len_;

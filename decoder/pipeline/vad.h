@@ -38,9 +38,7 @@ struct AudioSegment {
   size_t start_sample = 0;  // in the 16 kHz stream
   std::vector<float> samples;
   double start_s(int rate) const { return static_cast<double>(start_sample) / rate; }
-  double end_s(int rate) const {
-    return static_cast<double>(start_sample + samples.size()) / rate;
-  }
+  double end_s(int rate) const { return static_cast<double>(start_sample + samples.size()) / rate; }
 };
 
 class Segmenter {

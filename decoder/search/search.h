@@ -43,11 +43,11 @@ struct SearchOptions {
 };
 
 struct Hypothesis {
-  std::vector<int32_t> tokens;           // without the start and final EOS
-  std::vector<float> token_log_probs;    // one per token, then the final EOS's (if any)
-  double score = 0.0;                    // normalised (if enabled) total log-probability
-  double log_prob = 0.0;                 // total log-probability including EOS
-  bool finished = true;                  // false: greedy stopped at max_len without EOS
+  std::vector<int32_t> tokens;         // without the start and final EOS
+  std::vector<float> token_log_probs;  // one per token, then the final EOS's (if any)
+  double score = 0.0;                  // normalised (if enabled) total log-probability
+  double log_prob = 0.0;               // total log-probability including EOS
+  bool finished = true;                // false: greedy stopped at max_len without EOS
   // exp(mean per-token log-probability incl. EOS), in [0, 1].
   double confidence() const;
 };

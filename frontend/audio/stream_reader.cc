@@ -23,8 +23,7 @@ AudioFileStream::AudioFileStream(AudioFileStream&&) noexcept = default;
 AudioFileStream& AudioFileStream::operator=(AudioFileStream&&) noexcept = default;
 AudioFileStream::~AudioFileStream() = default;
 
-Result<AudioFileStream> AudioFileStream::Open(const std::string& path,
-                                              const DecodeLimits& limits) {
+Result<AudioFileStream> AudioFileStream::Open(const std::string& path, const DecodeLimits& limits) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->limits = limits;

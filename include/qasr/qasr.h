@@ -53,10 +53,10 @@ typedef void (*qasr_progress_callback)(double processed_s, double total_s, void*
 typedef int (*qasr_cancel_callback)(void* user_data);
 
 typedef struct qasr_params {
-  int beam;             /* 1 = greedy */
-  int nbest;            /* alternatives per segment, <= beam */
+  int beam;  /* 1 = greedy */
+  int nbest; /* alternatives per segment, <= beam */
   int threads;
-  int max_len_b;        /* max tokens per segment (plus max_len_a * frames) */
+  int max_len_b; /* max tokens per segment (plus max_len_a * frames) */
   double max_len_a;
   double len_pen;
   int loop_max_repeats; /* repetition guard, 0 = off */
@@ -72,15 +72,14 @@ QASR_API const char* qasr_version(void);
 QASR_API qasr_params qasr_default_params(void);
 
 /* On failure *model is NULL and `error` (if not NULL) holds the message. */
-QASR_API qasr_status qasr_model_load(const char* path, int threads, qasr_model** model,
-                                     char* error, size_t error_size);
+QASR_API qasr_status qasr_model_load(const char* path, int threads, qasr_model** model, char* error,
+                                     size_t error_size);
 QASR_API void qasr_model_free(qasr_model* model);
 QASR_API int qasr_model_vocab_size(const qasr_model* model);
 
 /* params NULL: defaults. Returns NULL on failure (message in `error`). */
-QASR_API qasr_recognizer* qasr_recognizer_create(const qasr_model* model,
-                                                 const qasr_params* params, char* error,
-                                                 size_t error_size);
+QASR_API qasr_recognizer* qasr_recognizer_create(const qasr_model* model, const qasr_params* params,
+                                                 char* error, size_t error_size);
 QASR_API void qasr_recognizer_free(qasr_recognizer* recognizer);
 QASR_API void qasr_recognizer_cancel(qasr_recognizer* recognizer);
 QASR_API const char* qasr_recognizer_last_error(const qasr_recognizer* recognizer);

@@ -1,7 +1,8 @@
 // Search behaviour beyond parity: guards, cancellation, validation, greedy.
+#include "decoder/search/search.h"
+
 #include <gtest/gtest.h>
 
-#include "decoder/search/search.h"
 #include "tests/decoder/fake_step_model.h"
 
 namespace qasr::decoder {
@@ -108,9 +109,7 @@ TEST(Search, CheckCancelsMidUtterance) {
   o.max_len_b = 50;
   auto m = HashModel(30, 1, 40);
   int calls = 0;
-  auto r = BeamSearch(m, 10, o, [&] {
-    return ++calls > 3 ? Cancelled("stop") : Status::Ok();
-  });
+  auto r = BeamSearch(m, 10, o, [&] { return ++calls > 3 ? Cancelled("stop") : Status::Ok(); });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCancelled);
   EXPECT_EQ(m.steps(), 3);
@@ -124,9 +123,8 @@ TEST(Search, RejectsBadOptions) {
   o.beam = 2;
   o.nbest = 0;
   EXPECT_EQ(BeamSearch(m, 10, o).status().code(), StatusCode::kInvalidArgument);
-  PrefixStepModel tiny(3, [](const std::vector<int32_t>&, std::span<float>) {
-    return Status::Ok();
-  });
+  PrefixStepModel tiny(3,
+                       [](const std::vector<int32_t>&, std::span<float>) { return Status::Ok(); });
   EXPECT_FALSE(GreedySearch(tiny, 10, SearchOptions{}).ok());
 }
 

@@ -1,10 +1,10 @@
 // VAD segmentation on synthetic recordings built from known pieces.
+#include "decoder/pipeline/vad.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
-
-#include "decoder/pipeline/vad.h"
 
 namespace qasr::decoder {
 namespace {
@@ -34,7 +34,7 @@ std::vector<float> Synthesize(const std::vector<Piece>& pieces, double total_s, 
 }
 
 std::vector<AudioSegment> Segment(const std::vector<float>& x, const VadOptions& o, size_t chunk,
-                              size_t* max_buffer = nullptr) {
+                                  size_t* max_buffer = nullptr) {
   auto seg = Segmenter::Create(o, kRate);
   EXPECT_TRUE(seg.ok());
   std::vector<AudioSegment> out;
@@ -52,8 +52,8 @@ std::vector<AudioSegment> Segment(const std::vector<float>& x, const VadOptions&
 }
 
 TEST(Vad, SegmentsMatchKnownPieces) {
-  const std::vector<Piece> pieces = {{1.0, 3.5}, {4.2, 9.0}, {11.0, 12.0}, {13.5, 31.0},
-                                     {33.0, 33.6}, {35.0, 50.0}};
+  const std::vector<Piece> pieces = {{1.0, 3.5},   {4.2, 9.0},   {11.0, 12.0},
+                                     {13.5, 31.0}, {33.0, 33.6}, {35.0, 50.0}};
   const auto x = Synthesize(pieces, 52.0, 1);
   VadOptions o;
   for (size_t chunk : {160u * 7 + 3, 16000u, 100000u}) {

@@ -83,8 +83,8 @@ class ProgressLine {
     if (!enabled_) return;
     if (p.total_s > 0) {
       std::fprintf(stderr, "\r[%zu/%zu] %s: %3.0f%% (%.1f / %.1f s)   ", index + 1, count,
-                   name.c_str(), 100.0 * std::min(p.processed_s / p.total_s, 1.0),
-                   p.processed_s, p.total_s);
+                   name.c_str(), 100.0 * std::min(p.processed_s / p.total_s, 1.0), p.processed_s,
+                   p.total_s);
     } else {
       std::fprintf(stderr, "\r[%zu/%zu] %s: %.1f s   ", index + 1, count, name.c_str(),
                    p.processed_s);
@@ -126,9 +126,10 @@ int Run(const TranscribeArgs& args, OutputFormat format) {
   const bool many = args.inputs.size() > 1;
   if (many && args.output_dir.empty() &&
       (format == OutputFormat::kSrt || format == OutputFormat::kVtt)) {
-    std::fputs("asr-cli transcribe: error: --format srt/vtt with several inputs needs "
-               "--output-dir\n",
-               stderr);
+    std::fputs(
+        "asr-cli transcribe: error: --format srt/vtt with several inputs needs "
+        "--output-dir\n",
+        stderr);
     return 2;
   }
   size_t stdin_uses = 0;
@@ -234,8 +235,7 @@ Command AddTranscribeCommand(CLI::App& parent) {
   app->add_option("-m,--model", args->model,
                   std::string("Model file (.qasr); default: $QASR_MODEL, else ") + kDefaultModel +
                       " in ../models or ../share/qasr/models next to asr-cli");
-  app->add_option("-b,--beam", args->beam, "Beam size (1 = greedy)")
-      ->check(CLI::Range(1, 64));
+  app->add_option("-b,--beam", args->beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 64));
   app->add_option("-n,--nbest", args->nbest, "Alternatives per segment (json), at most --beam")
       ->check(CLI::Range(1, 64));
   app->add_option("-t,--threads", args->threads, "Threads (default: all cores)")

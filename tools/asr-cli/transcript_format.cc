@@ -38,8 +38,9 @@ std::string FormatJson(const Transcript& t, const std::string& source, int inden
     for (const Token& k : s.tokens) {
       tokens.push_back({{"id", k.id}, {"text", k.text}, {"log_prob", k.log_prob}});
     }
-    json seg = {{"start", s.start_s}, {"end", s.end_s},           {"text", s.text},
-                {"confidence", s.confidence}, {"score", s.score}, {"log_prob", s.log_prob},
+    json seg = {{"start", s.start_s}, {"end", s.end_s},
+                {"text", s.text},     {"confidence", s.confidence},
+                {"score", s.score},   {"log_prob", s.log_prob},
                 {"tokens", tokens}};
     if (s.nbest.size() > 1) {
       json alts = json::array();
@@ -51,10 +52,8 @@ std::string FormatJson(const Transcript& t, const std::string& source, int inden
     }
     segments.push_back(seg);
   }
-  const json doc = {{"source", source},
-                    {"duration", t.duration_s},
-                    {"text", t.text()},
-                    {"segments", segments}};
+  const json doc = {
+      {"source", source}, {"duration", t.duration_s}, {"text", t.text()}, {"segments", segments}};
   // Invalid UTF-8 (never expected from SentencePiece) is replaced, not thrown.
   return doc.dump(indent, ' ', false, json::error_handler_t::replace) + "\n";
 }

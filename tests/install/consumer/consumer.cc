@@ -1,16 +1,18 @@
 // Uses the installed C++ API: version, error reporting, and (given a model
 // and audio) a transcription; exit 0 when everything behaves.
-#include <qasr/qasr.hpp>
 #include <qasr/version.h>
 
 #include <cstdio>
+#include <qasr/qasr.hpp>
 #include <string>
 
 int main(int argc, char** argv) {
   std::printf("%s (header %s)\n", qasr::VersionString(), QASR_VERSION_STRING);
   qasr::Error e;
-  if (qasr::Model::Load("/nonexistent/model.qasr", {}, &e) || e.code != qasr::ErrorCode::kNotFound) {
-    std::fprintf(stderr, "expected NotFound, got %d: %s\n", static_cast<int>(e.code), e.message.c_str());
+  if (qasr::Model::Load("/nonexistent/model.qasr", {}, &e) ||
+      e.code != qasr::ErrorCode::kNotFound) {
+    std::fprintf(stderr, "expected NotFound, got %d: %s\n", static_cast<int>(e.code),
+                 e.message.c_str());
     return 1;
   }
   if (argc < 3) return 0;
