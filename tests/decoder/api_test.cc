@@ -212,6 +212,56 @@ TEST(Api, ErrorPaths) {
   EXPECT_TRUE(t.segments.empty());
 }
 
+// End to end on the tiny exported model once the engine runtime exists.
+TEST(EngineApi, ThreadsSharingOneRealModelMatchOneThread) {
+#ifndef QASR_HAVE_ENGINE_SESSION
+  GTEST_SKIP() << "this build has no engine runtime yet";
+#else
+  Error e;
+  auto model = Model::Load(TestData("tiny-spm.qasr"), {}, &e);
+  ASSERT_TRUE(model) << e.message;
+  EXPECT_EQ(model->vocab_size(), 40);
+  double s[3], en[3];
+  const auto x = Recording(16000, s, en);
+  RecognizerOptions o;
+  o.beam = 3;
+  o.max_len_b = 30;
+  auto rec = Recognizer::Create(model, o, &e);
+  ASSERT_TRUE(rec) << e.message;
+  Transcript ref;
+  e = rec->TranscribeSamples(x.data(), x.size(), 16000, &ref);
+  ASSERT_TRUE(e.ok()) << e.message;
+  ASSERT_EQ(ref.segments.size(), 3u);
+  constexpr int kThreads = 3;
+  std::vector<Transcript> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      RecognizerOptions oi = o;
+      oi.threads = 1 + i % 2;
+      auto r = Recognizer::Create(model, oi);
+      if (r) (void)r->TranscribeSamples(x.data(), x.size(), 16000, &got[static_cast<size_t>(i)]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const Transcript& t : got) {
+    ASSERT_EQ(t.segments.size(), ref.segments.size());
+    for (size_t i = 0; i < t.segments.size(); ++i) {
+      EXPECT_EQ(t.segments[i].text, ref.segments[i].text);
+      EXPECT_NEAR(t.segments[i].score, ref.segments[i].score, 1e-5);
+    }
+  }
+  // Cancellation mid-utterance with the real engine.
+  long steps = 0;
+  o.max_len_b = 200;
+  o.should_cancel = [&] { return ++steps > 25; };
+  rec = Recognizer::Create(model, o, &e);
+  ASSERT_TRUE(rec);
+  Transcript t;
+  EXPECT_EQ(rec->TranscribeSamples(x.data(), x.size(), 16000, &t).code, ErrorCode::kCancelled);
+#endif
+}
+
 TEST(CApi, DefaultsAndErrors) {
   const qasr_params p = qasr_default_params();
   EXPECT_EQ(p.beam, 5);
