@@ -15,7 +15,7 @@
 
 namespace qasr {
 
-struct Model::Impl {
+struct __attribute__((visibility("hidden"))) Model::Impl {
   Impl(std::string p, std::string meta, std::unique_ptr<decoder::Backend> b, decoder::Tokenizer t,
        frontend::Fbank f)
       : path(std::move(p)),

@@ -129,7 +129,7 @@ std::shared_ptr<const Model> Model::Load(const std::string& path, const ModelOpt
                    error);
 }
 
-struct Recognizer::Impl {
+struct __attribute__((visibility("hidden"))) Recognizer::Impl {
   Impl(std::shared_ptr<const Model> m, const RecognizerOptions& o, decoder::Transcriber t)
       : model(std::move(m)), options(o), transcriber(std::move(t)) {}
   std::shared_ptr<const Model> model;
