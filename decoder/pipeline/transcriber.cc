@@ -10,6 +10,7 @@ namespace qasr::decoder {
 namespace {
 
 constexpr int kRate = 16000;
+constexpr size_t kMinFrames = 8;
 
 class FileAudioSource : public AudioSource {
  public:
@@ -64,7 +65,8 @@ Result<SegmentResult> Transcriber::Recognize(std::span<const float> samples,
   SegmentResult seg;
   auto feats = fbank_->Compute(samples);
   if (!feats.ok()) return feats.status();
-  if (feats->num_frames == 0) return seg;  // under 25 ms: nothing to recognise
+  // Under ~0.1 s (e.g. the tail of a fixed-length cut) holds no word.
+  if (feats->num_frames < kMinFrames) return seg;
   frontend::ApplyCmvn(&feats.value());
   QASR_RETURN_IF_ERROR(session_->Encode(feats->data, feats->num_frames));
   const size_t frames = session_->encoder_frames();
