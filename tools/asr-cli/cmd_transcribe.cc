@@ -218,7 +218,7 @@ int Run(const TranscribeArgs& args, OutputFormat format) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   }
-  if (many || failed > 0) {
+  if (failed > 0 || (many && !args.quiet)) {
     std::fprintf(stderr, "asr-cli transcribe: %zu of %zu file(s) transcribed, %zu failed\n",
                  args.inputs.size() - failed, args.inputs.size(), failed);
   }
