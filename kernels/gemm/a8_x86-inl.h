@@ -51,6 +51,16 @@ HWY_INLINE __m256i Broadcast4(const int8_t* p) {
 // chain of 16-bit adds into a tree of temporaries (which spills registers).
 HWY_INLINE void KeepInRegister(__m256i& v) { asm("" : "+x"(v)); }
 
+// Zeroes K vectors. The asm keeps GCC from turning the loop into a memset
+// (rep stos) of a stack copy.
+template <size_t K>
+HWY_INLINE void ZeroAll(__m256i* v) {
+  for (size_t i = 0; i < K; ++i) {
+    v[i] = _mm256_setzero_si256();
+    KeepInRegister(v[i]);
+  }
+}
+
 template <int kShift>
 HWY_INLINE __m256i ShiftRight16(__m256i v) {
   if constexpr (kShift == 0) {
@@ -84,7 +94,7 @@ HWY_INLINE __m256i BlockCodes(const uint8_t* sb) {
     return _mm256_and_si256(ShiftRight16<4 * (J % 2)>(Load(sb + 32 * (J / 2))),
                             _mm256_set1_epi8(0x0F));
   } else {
-    return _mm256_and_si256(ShiftRight16 < kHigh ? 4 : 0 > (Load(sb + 32 * J)),
+    return _mm256_and_si256(ShiftRight16<(kHigh ? 4 : 0)>(Load(sb + 32 * J)),
                             _mm256_set1_epi8(0x0F));
   }
 }
@@ -94,12 +104,14 @@ HWY_INLINE __m256i BlockCodes(const uint8_t* sb) {
 template <int kBits, bool kHigh, size_t MR, size_t NT, size_t J>
 HWY_INLINE void Block(const uint8_t* const* tiles, size_t offset, const int8_t* const* x, size_t k0,
                       __m256i* s) {
-  __m256i xb[MR];
-  for (size_t i = 0; i < MR; ++i) xb[i] = Broadcast4(x[i] + k0 + 4 * J);
-  for (size_t n = 0; n < NT; ++n) {
-    const __m256i codes = BlockCodes<kBits, kHigh, J>(tiles[n] + offset);
-    for (size_t i = 0; i < MR; ++i) {
-      s[i * NT + n] = _mm256_add_epi16(s[i * NT + n], _mm256_maddubs_epi16(codes, xb[i]));
+  // Codes first, then one broadcast at a time: MR * NT sums + NT codes + 1
+  // broadcast stay within the 16 ymm registers (the int32 sums spill instead).
+  __m256i codes[NT];
+  for (size_t n = 0; n < NT; ++n) codes[n] = BlockCodes<kBits, kHigh, J>(tiles[n] + offset);
+  for (size_t i = 0; i < MR; ++i) {
+    const __m256i xb = Broadcast4(x[i] + k0 + 4 * J);
+    for (size_t n = 0; n < NT; ++n) {
+      s[i * NT + n] = _mm256_add_epi16(s[i * NT + n], _mm256_maddubs_epi16(codes[n], xb));
       KeepInRegister(s[i * NT + n]);
     }
   }
@@ -126,8 +138,9 @@ HWY_INLINE void Widen(__m256i* s, __m256i* acc, int16_t weight) {
   const __m256i w = _mm256_set1_epi16(weight);
   for (size_t i = 0; i < K; ++i) {
     acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(s[i], w));
-    s[i] = _mm256_setzero_si256();
+    KeepInRegister(acc[i]);
   }
+  ZeroAll<K>(s);
 }
 
 // Raw dots sum_k xq * q of group g for MR rows x NT tiles into acc.
@@ -136,7 +149,8 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
                           const int8_t* const* x, size_t g, __m256i* acc) {
   constexpr size_t kAcc = MR * NT;
   __m256i s[kAcc];
-  for (size_t i = 0; i < kAcc; ++i) acc[i] = s[i] = _mm256_setzero_si256();
+  ZeroAll<kAcc>(acc);
+  ZeroAll<kAcc>(s);
   const size_t end = l.GroupEnd(g);
   for (size_t sb = l.GroupBegin(g); sb < end;) {
     const size_t span_end = sb + kSpan<kBits> < end ? sb + kSpan<kBits> : end;
