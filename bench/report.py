@@ -28,7 +28,10 @@ def load(path, clock="real"):
     for b in data["benchmarks"]:
         if "error_occurred" in b:
             continue
-        if has_median != (b.get("aggregate_name") == "median"):
+        is_median = b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median"
+        if b.get("run_type") == "aggregate" and not is_median:
+            continue
+        if has_median != is_median:
             continue
         name = b.get("run_name", b["name"])
         # bytes_per_second follows the benchmark's own clock (real time for
