@@ -2,9 +2,11 @@
 """Turns `bench_gemm --benchmark_format=json` output into a markdown table of
 speed ratios against the baselines (oneDNN, XNNPACK) and a PNG chart.
 
-usage: bench/report.py results.json [--png out.png] > table.md
+usage: bench/report.py results.json [--time cpu] [--png out.png] > table.md
 
-Ratios are baseline_time / qasr_time (> 1: qasr is faster). "of membw" is
+With --benchmark_repetitions the median aggregate is used. --time cpu uses
+CPU time (robust on a shared machine; for 1-thread rows it is the work the
+thread did), --time real (default) wall time. Ratios are baseline_time / qasr_time (> 1: qasr is faster). "of membw" is
 qasr's weight-streaming rate over the matching-size membw/read probe
 (cache-resident sizes) and over the 256 MiB DRAM probe.
 """
@@ -18,24 +20,34 @@ NAME = re.compile(r"^gemm/(?P<impl>[^/]+)/M(?P<m>\d+)xN(?P<n>\d+)xK(?P<k>\d+)/th
 BASELINES = ["onednn_f32", "onednn_s8", "xnnpack_f32", "xnnpack_qs8"]
 
 
-def load(path):
+def load(path, clock="real"):
     with open(path) as f:
         data = json.load(f)
+    has_median = any(b.get("aggregate_name") == "median" for b in data["benchmarks"])
     times, bw, membw = {}, {}, {}
     for b in data["benchmarks"]:
-        if b.get("run_type") == "aggregate" or "error_occurred" in b:
+        if "error_occurred" in b:
             continue
-        name = b["name"]
+        is_median = b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median"
+        if b.get("run_type") == "aggregate" and not is_median:
+            continue
+        if has_median != is_median:
+            continue
+        name = b.get("run_name", b["name"])
+        # bytes_per_second follows the benchmark's own clock (real time for
+        # gemm/*, CPU time for membw/*); rescale it to the chosen one.
+        own = "real_time" if "/threads:" in name else "cpu_time"
+        rate = b.get("bytes_per_second", 0.0) * b[own] / b[f"{clock}_time"]
         if name.startswith("membw/read"):
             size = name.split("/")[2] if name.count("/") >= 2 else "dram"
-            membw[size] = b["bytes_per_second"]
+            membw[size] = rate
             continue
         m = NAME.match(name)
         if not m:
             continue
         key = (int(m["m"]), int(m["n"]), int(m["k"]), int(m["t"]))
-        times[(m["impl"], key)] = b["real_time"]
-        bw[(m["impl"], key)] = b.get("bytes_per_second", 0.0)
+        times[(m["impl"], key)] = b[f"{clock}_time"]
+        bw[(m["impl"], key)] = rate
     return times, bw, membw
 
 
@@ -52,8 +64,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("json")
     ap.add_argument("--png")
+    ap.add_argument("--time", choices=["real", "cpu"], default="real")
     args = ap.parse_args()
-    times, bw, membw = load(args.json)
+    times, bw, membw = load(args.json, args.time)
     keys = sorted({k for (_, k) in times})
     impls = sorted({i for (i, _) in times if i.startswith("qasr_")})
     out = sys.stdout

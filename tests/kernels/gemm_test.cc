@@ -178,6 +178,29 @@ TEST_P(GemmTest, ExtremeScalesStayExact) {
   EXPECT_EQ(dots, want);
 }
 
+// Largest codes times +-127 over long groups: the worst case for the 16-bit
+// pair sums of the vpmaddubsw kernels (docs/QUANTIZATION.md §3.3).
+TEST_P(GemmTest, WorstCaseSumsStayExact) {
+  const Shape s{6, 37, 1000};
+  for (size_t group : {size_t{32}, size_t{160}, size_t{1} << 20}) {
+    const WeightShape ws{bits(), s.n, s.k, group};
+    UnpackedWeights w = testing::RandomWeights(ws, 21);
+    for (auto& c : w.codes) c = static_cast<uint8_t>((1 << bits()) - 1);
+    PackedWeights packed = *Pack(ws, w.codes, w.scales, w.zeros);
+    std::vector<float> x(s.m * s.k);
+    for (size_t m = 0; m < s.m; ++m)
+      for (size_t kk = 0; kk < s.k; ++kk)
+        x[m * s.k + kk] = m % 3 == 0 ? 1.0f : m % 3 == 1 ? -1.0f : ((kk / 4) % 2 ? 1.0f : -1.0f);
+    QuantizedActivations q;
+    const WeightLayout& l = packed.view().layout();
+    ASSERT_TRUE(QuantizeActivations(k(), x.data(), s.k, s.m, l, q, nullptr).ok());
+    std::vector<int32_t> dots(s.m * s.n * l.groups), want(dots.size());
+    ASSERT_TRUE(GemmA8GroupDots(k(), q, packed.view(), dots.data(), nullptr).ok());
+    ref::GroupDots(q, w, want.data());
+    EXPECT_EQ(dots, want) << "group " << group;
+  }
+}
+
 TEST_P(GemmTest, RejectsMismatchedShapes) {
   Problem p = MakeProblem(bits(), {2, 8, 64}, 32, 3);
   const WeightLayout other = *WeightLayout::Make({bits(), 8, 40, 32});

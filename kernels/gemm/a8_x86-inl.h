@@ -1,0 +1,250 @@
+// x86 (AVX2 and up) w{2,3,4,8}a8 register-blocked microkernel: MR activation
+// rows x NT weight tiles (8 outputs each). Each 8-row x 4-column block of
+// codes is unpacked once per call and multiplied by MR broadcast activation
+// quads with _mm256_maddubs_epi16 (u8 codes x s8 activations), so one unpack
+// feeds MR multiplies and one broadcast feeds NT. Exact: the 16-bit pair sums
+// stay below 2^15 (docs/QUANTIZATION.md §3.3):
+//   a block adds <= 2 * cmax * 127 per 16-bit lane, a superblock 16 * cmax * 127
+//   (w2: 6096, w3: 14224, w4 and each w8 nibble: 30480), so w2 accumulates 5
+//   superblocks, w3 2 and w4 / w8 one in int16 before widening with
+//   _mm256_madd_epi16 (w8: the high nibbles are weighted by 16 there).
+// Included by a8-inl.h on AVX2 / AVX3 targets only.
+#if defined(QASR_KERNELS_GEMM_A8_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QASR_KERNELS_GEMM_A8_X86_INL_H_
+#undef QASR_KERNELS_GEMM_A8_X86_INL_H_
+#else
+#define QASR_KERNELS_GEMM_A8_X86_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cstring>
+
+#include "kernels/gemm/gemm_table.h"
+#include "kernels/gemm/tile_common-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qasr::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+namespace x86 {
+
+// Superblocks accumulated in int16 before widening (see the header comment).
+template <int kBits>
+inline constexpr size_t kSpan = kBits == 2   ? 5
+                                : kBits == 3 ? 2
+                                             : 1;
+
+HWY_INLINE __m256i Load(const uint8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// Activations x[k .. k+3] in every 32-bit lane (vpbroadcastd from memory).
+HWY_INLINE __m256i Broadcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// An empty asm that "modifies" v: stops the compiler from reassociating the
+// chain of 16-bit adds into a tree of temporaries (which spills registers).
+HWY_INLINE void KeepInRegister(__m256i& v) { asm("" : "+x"(v)); }
+
+// Zeroes K vectors. The asm keeps GCC from turning the loop into a memset
+// (rep stos) of a stack copy.
+template <size_t K>
+HWY_INLINE void ZeroAll(__m256i* v) {
+  for (size_t i = 0; i < K; ++i) {
+    v[i] = _mm256_setzero_si256();
+    KeepInRegister(v[i]);
+  }
+}
+
+template <int kShift>
+HWY_INLINE __m256i ShiftRight16(__m256i v) {
+  if constexpr (kShift == 0) {
+    return v;
+  } else {
+    return _mm256_srli_epi16(v, kShift);
+  }
+}
+
+// Codes of block J (columns 4J .. 4J+3, all 8 rows) of superblock sb, as u8.
+// kHigh selects the high nibbles of 8-bit codes. 16-bit shifts never move a
+// neighbouring byte's bits into the masked positions.
+template <int kBits, bool kHigh, size_t J>
+HWY_INLINE __m256i BlockCodes(const uint8_t* sb) {
+  if constexpr (kBits == 2 || kBits == 3) {
+    const __m256i low =
+        _mm256_and_si256(ShiftRight16<2 * (J % 4)>(Load(sb + 32 * (J / 4))), _mm256_set1_epi8(3));
+    if constexpr (kBits == 2) {
+      return low;
+    } else {
+      const __m256i plane = Load(sb + 64);  // bit 2 of block J is bit J of each byte
+      __m256i bit;
+      if constexpr (J < 2) {
+        bit = _mm256_slli_epi16(plane, 2 - static_cast<int>(J));
+      } else {
+        bit = ShiftRight16<static_cast<int>(J) - 2>(plane);
+      }
+      return _mm256_or_si256(low, _mm256_and_si256(bit, _mm256_set1_epi8(4)));
+    }
+  } else if constexpr (kBits == 4) {
+    return _mm256_and_si256(ShiftRight16<4 * (J % 2)>(Load(sb + 32 * (J / 2))),
+                            _mm256_set1_epi8(0x0F));
+  } else {
+    return _mm256_and_si256(ShiftRight16<(kHigh ? 4 : 0)>(Load(sb + 32 * J)),
+                            _mm256_set1_epi8(0x0F));
+  }
+}
+
+// Block J of a superblock (columns k0 + 4J .. +3) of NT tiles times MR rows
+// into int16 sums s[i * NT + n].
+template <int kBits, bool kHigh, size_t MR, size_t NT, size_t J>
+HWY_INLINE void Block(const uint8_t* const* tiles, size_t offset, const int8_t* const* x, size_t k0,
+                      __m256i* s) {
+  // Codes first, then one broadcast at a time: MR * NT sums + NT codes + 1
+  // broadcast stay within the 16 ymm registers (the int32 sums spill instead).
+  __m256i codes[NT];
+  for (size_t n = 0; n < NT; ++n) codes[n] = BlockCodes<kBits, kHigh, J>(tiles[n] + offset);
+  for (size_t i = 0; i < MR; ++i) {
+    const __m256i xb = Broadcast4(x[i] + k0 + 4 * J);
+    for (size_t n = 0; n < NT; ++n) {
+      s[i * NT + n] = _mm256_add_epi16(s[i * NT + n], _mm256_maddubs_epi16(codes[n], xb));
+      KeepInRegister(s[i * NT + n]);
+    }
+  }
+}
+
+// One superblock (columns k0 .. k0+31). Plain always-inline calls (no
+// lambdas), so the sums stay in registers.
+template <int kBits, bool kHigh, size_t MR, size_t NT>
+HWY_INLINE void Superblock(const uint8_t* const* tiles, size_t offset, const int8_t* const* x,
+                           size_t k0, __m256i* s) {
+  Block<kBits, kHigh, MR, NT, 0>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, MR, NT, 1>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, MR, NT, 2>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, MR, NT, 3>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, MR, NT, 4>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, MR, NT, 5>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, MR, NT, 6>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, MR, NT, 7>(tiles, offset, x, k0, s);
+}
+
+// acc += widen(s) * weight; clears s.
+template <size_t K>
+HWY_INLINE void Widen(__m256i* s, __m256i* acc, int16_t weight) {
+  const __m256i w = _mm256_set1_epi16(weight);
+  for (size_t i = 0; i < K; ++i) {
+    acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(s[i], w));
+    KeepInRegister(acc[i]);
+  }
+  ZeroAll<K>(s);
+}
+
+// Raw dots sum_k xq * q of group g for MR rows x NT tiles into acc.
+template <int kBits, size_t MR, size_t NT>
+HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
+                          const int8_t* const* x, size_t g, __m256i* acc) {
+  constexpr size_t kAcc = MR * NT;
+  __m256i s[kAcc];
+  ZeroAll<kAcc>(acc);
+  ZeroAll<kAcc>(s);
+  const size_t end = l.GroupEnd(g);
+  for (size_t sb = l.GroupBegin(g); sb < end;) {
+    const size_t span_end = sb + kSpan<kBits> < end ? sb + kSpan<kBits> : end;
+    for (; sb < span_end; ++sb) {
+      Superblock<kBits, false, MR, NT>(tiles, sb * l.superblock_bytes, x, sb * kSuperblockCols, s);
+      if constexpr (kBits == 8) {
+        Widen<kAcc>(s, acc, 1);
+        Superblock<kBits, true, MR, NT>(tiles, sb * l.superblock_bytes, x, sb * kSuperblockCols, s);
+        Widen<kAcc>(s, acc, 16);
+      }
+    }
+    if constexpr (kBits != 8) Widen<kAcc>(s, acc, 1);
+  }
+}
+
+// Group g of rows [m, m+MR) x tiles [t, t+NT): the exact dots d, then
+// y = fma(scale, float(d), y) (y = fma(scale, float(d), 0) for the first).
+template <int kBits, size_t MR, size_t NT, bool kDots, bool kFirst>
+HWY_INLINE void GroupEpilogue(const A8Job& job, size_t t, size_t m, size_t g,
+                              const int8_t* const* xr, const uint8_t* const* tiles, __m256* y) {
+  const hn::Full256<int32_t> di;
+  const hn::Full256<float> df;
+  const QuantizedActivations& x = *job.x;
+  const WeightLayout& l = job.w.layout();
+  const size_t ng = l.groups;
+  __m256i acc[MR * NT];
+  GroupDots<kBits, MR, NT>(l, tiles, xr, g, acc);
+  for (size_t n = 0; n < NT; ++n) {
+    const auto z = TileZeros(di, job.w, t + n, g, 0);
+    const auto s = TileScales(df, job.w, t + n, g, 0);
+    for (size_t i = 0; i < MR; ++i) {
+      const auto xs = hn::Set(di, x.sums[(m + i) * ng + g]);
+      const auto d = hn::Sub(hn::Vec<decltype(di)>{acc[i * NT + n]}, hn::Mul(z, xs));
+      if constexpr (kDots) {
+        StoreDots(di, d, job.dots, m + i, (t + n) * kTileRows, l.shape.rows, ng, g);
+      } else {
+        const auto prev = kFirst ? hn::Zero(df) : hn::Vec<decltype(df)>{y[i * NT + n]};
+        y[i * NT + n] = hn::MulAdd(s, hn::ConvertTo(df, d), prev).raw;
+      }
+    }
+  }
+}
+
+// Rows [m, m+MR) x tiles [t, t+NT): every group, then the fp32 epilogue.
+template <int kBits, size_t MR, size_t NT, bool kDots>
+HWY_INLINE void Micro(const A8Job& job, size_t t, size_t m) {
+  const hn::Full256<float> df;
+  const QuantizedActivations& x = *job.x;
+  const WeightLayout& l = job.w.layout();
+  const size_t n_rows = l.shape.rows, ng = l.groups;
+  const int8_t* xr[MR];
+  for (size_t i = 0; i < MR; ++i) xr[i] = x.row(m + i);
+  const uint8_t* tiles[NT];
+  for (size_t n = 0; n < NT; ++n) tiles[n] = job.w.tile_codes(t + n);
+  __m256 y[MR * NT];  // written by group 0 (no zero-fill: it compiles to rep stos)
+  GroupEpilogue<kBits, MR, NT, kDots, true>(job, t, m, 0, xr, tiles, y);
+  for (size_t g = 1; g < ng; ++g)
+    GroupEpilogue<kBits, MR, NT, kDots, false>(job, t, m, g, xr, tiles, y);
+  if constexpr (!kDots) {
+    for (size_t n = 0; n < NT; ++n) {
+      const size_t n0 = (t + n) * kTileRows;
+      const auto bias = LoadBias(df, job.bias, n0, n_rows);
+      for (size_t i = 0; i < MR; ++i) {
+        const auto out =
+            hn::MulAdd(hn::Set(df, x.scales[m + i]), hn::Vec<decltype(df)>{y[i * NT + n]}, bias);
+        StoreRows(df, out, job.y + (m + i) * job.ldy, n0, n_rows);
+      }
+    }
+  }
+}
+
+template <int kBits, size_t NT, bool kDots>
+HWY_INLINE void TileStep(const A8Job& job, size_t m0, size_t m1, size_t t) {
+  ForRowBlocks(m0, m1, [&]<size_t MR>(size_t m) {
+    // 4 rows x 4 tiles would spill; callers pick NT = 4 only for <= 2 rows.
+    if constexpr (MR * NT <= 8) Micro<kBits, MR, NT, kDots>(job, t, m);
+  });
+}
+
+// Tiles [t0, t1) in steps of NT (4 for GEMV-like row counts, else 2).
+template <int kBits, bool kDots>
+void A8TilesX86(const A8Job& job, size_t m0, size_t m1, size_t t0, size_t t1) {
+  size_t t = t0;
+  if (m1 - m0 <= 2)
+    for (; t + 4 <= t1; t += 4) TileStep<kBits, 4, kDots>(job, m0, m1, t);
+  for (; t + 2 <= t1; t += 2) TileStep<kBits, 2, kDots>(job, m0, m1, t);
+  if (t < t1) TileStep<kBits, 1, kDots>(job, m0, m1, t);
+}
+
+}  // namespace x86
+
+#endif  // AVX2 / AVX3
+
+}  // namespace qasr::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
