@@ -18,7 +18,7 @@ done
 
 packages=(
   # toolchain
-  build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev
+  build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev ccache
   # C++ libraries
   libdnnl-dev ocl-icd-opencl-dev
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev

@@ -18,10 +18,18 @@ for arg in "$@"; do
   esac
 done
 jobs=$(nproc)
+# ccache (installed below) makes repeated runs and fresh clones cheap; paths are
+# hashed relative to the checkout so a new clone reuses the cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 if ((sanitize)); then tools/install-deps.sh --arm; else tools/install-deps.sh; fi
 
 echo "== C++: release build and ctest"
+# CMake (>= 3.17) reads the launcher from the environment: every build below
+# (release, sanitizers, fuzzers, aarch64) goes through ccache.
+if command -v ccache >/dev/null 2>&1; then
+  export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
+fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build -j"$jobs" --output-on-failure

@@ -16,5 +16,6 @@ struct Command {
 Command AddSelfcheckCommand(CLI::App& parent);
 Command AddFeaturesCommand(CLI::App& parent);
 Command AddInspectCommand(CLI::App& parent);
+Command AddTranscribeCommand(CLI::App& parent);
 
 }  // namespace qasr::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
       qasr::cli::AddSelfcheckCommand(app),
       qasr::cli::AddFeaturesCommand(app),
       qasr::cli::AddInspectCommand(app),
+      qasr::cli::AddTranscribeCommand(app),
   };
 
   CLI11_PARSE(app, argc, argv);

@@ -6,6 +6,8 @@
     PYTHONPATH=tools /usr/bin/python3 -m qasr.quant report --model runs/quant/small-w4g64/model-quant.pt
     PYTHONPATH=tools /usr/bin/python3 -m qasr.quant report --model models/small-fp32.pt --recipe w2g32
     PYTHONPATH=tools /usr/bin/python3 -m qasr.quant qat --teacher models/small-fp32.pt --recipe w4g64 ...
+    PYTHONPATH=tools /usr/bin/python3 -m qasr.quant search --model models/small-fp32.qasr --calib-pack pack/dev \\
+        --budget 2.5 --out runs/quant/w2mix.json
 """
 from __future__ import annotations
 
@@ -91,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_qat = None
     if add_qat is not None:
         add_qat(sub)
+    from .search import add_parser as add_search
+
+    add_search(sub)
     return p
 
 
