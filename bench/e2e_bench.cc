@@ -1,6 +1,7 @@
 // bench_e2e: one end-to-end transcription with the qasr engine, timed:
 // audio file -> frontend (decode, resample, fbank, CMVN) -> encoder -> beam
-// search (fairseq semantics, cached incremental decoder steps) -> token ids.
+// search (decoder::BeamSearch: fairseq semantics, cached incremental decoder
+// steps) -> token ids.
 // Prints one JSON object (times in seconds; CPU time of the whole process
 // over the same interval, because the bench machine is shared). bench/e2e
 // runs it in a separate process per case (peak RSS) next to PyTorch.
@@ -23,14 +24,12 @@
 #include <string>
 #include <vector>
 
+#include "decoder/search/search.h"
 #include "engine/runtime/session.h"
 #include "frontend/frontend.h"
 
 namespace qasr::bench {
 namespace {
-
-constexpr int32_t kPad = 1;
-constexpr int32_t kEos = 2;
 
 struct Args {
   std::string model, audio;
@@ -47,84 +46,58 @@ double CpuNow() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+// The engine session as the decoder's StepModel (buffers sized for the
+// whole search up front, so Step never reallocates).
+class SessionStepModel : public decoder::StepModel {
+ public:
+  SessionStepModel(engine::Session& session, int max_steps)
+      : session_(session), max_steps_(max_steps) {}
+  int vocab_size() const override { return session_.model().vocab_size(); }
+  Status Begin(int max_rows) override { return session_.BeginDecode(max_rows, max_steps_); }
+  Status Step(std::span<const int32_t> parents, std::span<const int32_t> tokens,
+              std::span<float> log_probs) override {
+    ++steps;
+    return session_.Step(parents, tokens, log_probs);
+  }
+  int steps = 0;
+
+ private:
+  engine::Session& session_;
+  int max_steps_;
+};
+
 struct SearchResult {
   std::vector<int32_t> tokens;
-  double score = -std::numeric_limits<double>::infinity();
   int steps = 0;
 };
 
-// decode.py's beam_search for one utterance (max_len_a = 0): the best 2*beam
-// candidates per step, EOS among the first `beam` finalised with score / len,
-// the first `beam` non-EOS continue; done once `beam` are final.
-// TODO(e2e): switch to decoder::BeamSearch once branch 'decoder' is merged.
-Result<SearchResult> BeamSearch(engine::Session& s, int beam, int min_len, int max_len) {
-  const size_t vocab = static_cast<size_t>(s.model().vocab_size());
-  const size_t k = static_cast<size_t>(beam);
-  if (Status st = s.BeginDecode(beam, max_len + 2); !st.ok()) return st;
-  std::vector<std::vector<int32_t>> hyps(1);  // without the start EOS
-  std::vector<float> scores(1, 0.0f);
-  std::vector<int32_t> parents(1, 0), last(1, kEos);
-  std::vector<float> lp(k * vocab);
-  std::vector<std::pair<float, size_t>> top;
-  std::vector<size_t> idx;
-  SearchResult best;
-  int finished = 0;
-  const float ninf = -std::numeric_limits<float>::infinity();
-  for (int step = 0; step <= max_len; ++step) {
-    const size_t n = last.size();
-    if (Status st = s.Step(parents, last, {lp.data(), n * vocab}); !st.ok()) return st;
-    best.steps = step + 1;
-    for (size_t r = 0; r < n; ++r) {
-      float* row = lp.data() + r * vocab;
-      row[kPad] = ninf;
-      if (step < min_len) row[kEos] = ninf;
-      if (step >= max_len) {
-        const float eos = std::isfinite(row[kEos]) ? row[kEos] : 0.0f;
-        std::fill(row, row + vocab, ninf);
-        row[kEos] = eos;
-      }
-      for (size_t v = 0; v < vocab; ++v) row[v] += scores[r];
-    }
-    // Top 2k of the n x vocab candidates (step 0: one row).
-    idx.resize(n * vocab);
-    std::iota(idx.begin(), idx.end(), size_t{0});
-    const size_t want = std::min(2 * k, idx.size());
-    std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(want), idx.end(),
-                      [&](size_t a, size_t b) { return lp[a] > lp[b]; });
-    std::vector<std::vector<int32_t>> next_hyps;
-    std::vector<float> next_scores;
-    std::vector<int32_t> next_parents, next_last;
-    for (size_t j = 0; j < want; ++j) {
-      const float sc = lp[idx[j]];
-      if (sc == ninf) break;
-      const size_t row = idx[j] / vocab;
-      const auto tok = static_cast<int32_t>(idx[j] % vocab);
-      if (tok == kEos) {
-        if (j < k && finished < beam) {
-          ++finished;
-          const double norm = static_cast<double>(sc) / (step + 1);
-          if (norm > best.score) {
-            best.score = norm;
-            best.tokens = hyps[row];
-          }
-        }
-        continue;
-      }
-      if (next_last.size() < k) {
-        next_hyps.push_back(hyps[row]);
-        next_hyps.back().push_back(tok);
-        next_scores.push_back(sc);
-        next_parents.push_back(static_cast<int32_t>(row));
-        next_last.push_back(tok);
-      }
-    }
-    if (finished >= beam || next_last.empty()) break;
-    hyps = std::move(next_hyps);
-    scores = std::move(next_scores);
-    parents = std::move(next_parents);
-    last = std::move(next_last);
-  }
-  return best;
+// decoder::BeamSearch (fairseq semantics, as tools/qasr/decode.py) with
+// max_len_a = 0, so max_len = max_len_b for every clip.
+Result<SearchResult> Search(engine::Session& s, int beam, int min_len, int max_len) {
+  decoder::SearchOptions o;
+  o.beam = beam;
+  o.min_len = min_len;
+  o.max_len_a = 0.0;
+  o.max_len_b = max_len;
+  SessionStepModel step_model(s, max_len + 2);
+  auto hyps = decoder::BeamSearch(step_model, s.encoder_valid_frames(), o);
+  if (!hyps.ok()) return hyps.status();
+  SearchResult r;
+  if (!hyps->empty()) r.tokens = hyps->front().tokens;
+  r.steps = step_model.steps;
+  return r;
+}
+
+// Peak resident set so far (VmHWM), MiB; 0 where /proc is missing.
+double PeakRssMb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double kb = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "VmHWM: %lf kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb / 1024.0;
 }
 
 int Fail(const char* what, const Status& st) {
@@ -147,6 +120,7 @@ int Run(const Args& a) {
   const double load_s = Now() - t0;
   if (!loaded.ok()) return Fail("load", loaded.status());
   std::shared_ptr<const engine::Model> model = *loaded;
+  const double rss_load_mb = PeakRssMb();
 
   engine::Session session(model, a.threads);
   auto fbank = frontend::Fbank::Create();
@@ -168,7 +142,7 @@ int Run(const Args& a) {
     if (Status st = session.Encode(feats->data, feats->num_frames); !st.ok())
       return Fail("encode", st);
     const double w2 = Now();
-    auto r = BeamSearch(session, a.beam, a.min_len, a.max_len);
+    auto r = Search(session, a.beam, a.min_len, a.max_len);
     if (!r.ok()) return Fail("search", r.status());
     const double w3 = Now(), c3 = CpuNow();
     if (w3 - w0 < best_wall) {
@@ -185,8 +159,8 @@ int Run(const Args& a) {
   std::printf(
       "{\"wall_s\": %.6f, \"cpu_s\": %.6f, \"features_s\": %.6f, \"encode_s\": %.6f, "
       "\"decode_s\": %.6f, \"load_s\": %.6f, \"load_nocrc_s\": %.6f, \"audio_s\": %.4f, "
-      "\"frames\": %zu, \"steps\": %d, \"tokens\": [",
-      best_wall, best_cpu, feat_s, enc_s, dec_s, load_s, load_nocrc_s, audio_s, frames,
+      "\"peak_rss_after_load_mb\": %.1f, \"frames\": %zu, \"steps\": %d, \"tokens\": [",
+      best_wall, best_cpu, feat_s, enc_s, dec_s, load_s, load_nocrc_s, audio_s, rss_load_mb, frames,
       result.steps);
   for (size_t i = 0; i < result.tokens.size(); ++i)
     std::printf("%s%d", i ? ", " : "", result.tokens[i]);
