@@ -34,7 +34,12 @@ from .api import _replace, load_recipe, match, quantize_model, report
 from .modules import QuantSpec, make_quant
 
 Batch = Tuple[Tensor, Tensor, Tensor, Tensor]  # feats, lengths, prev tokens, targets
+# Group size matters as much as bits at this scale: an fp16 scale and a uint8 zero point per
+# group cost 24/G bits per weight (w2g32 is 2.75 bits, w2g128 2.19), so larger groups are
+# candidates too.
 DEFAULT_CANDIDATES: Tuple[QuantSpec, ...] = (
+    QuantSpec(bits=2, group=128, symmetric=False, act_bits=8),
+    QuantSpec(bits=2, group=64, symmetric=False, act_bits=8),
     QuantSpec(bits=2, group=32, symmetric=False, act_bits=8),
     QuantSpec(bits=3, group=64, symmetric=False, act_bits=8),
     QuantSpec(bits=4, group=64, symmetric=False, act_bits=8),
