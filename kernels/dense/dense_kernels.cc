@@ -23,7 +23,7 @@ const DenseKernels* GetDenseKernels() {
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <hwy/targets.h>
+#include "kernels/dispatch_tables.h"
 
 namespace qasr::kernels {
 HWY_EXPORT(GetDenseKernels);
@@ -31,17 +31,7 @@ HWY_EXPORT(GetDenseKernels);
 const DenseKernels& ChosenDenseKernels() { return *HWY_DYNAMIC_DISPATCH(GetDenseKernels)(); }
 
 std::vector<const DenseKernels*> SupportedDenseKernels() {
-  std::vector<const DenseKernels*> out;
-  const int64_t supported = hwy::SupportedTargets();
-  for (int64_t bit = 1; bit != 0 && bit <= HWY_SCALAR; bit <<= 1) {
-    if ((HWY_TARGETS & bit) == 0 || (supported & bit) == 0) continue;
-    const int64_t mask = (HWY_CHOSEN_TARGET_SHIFT(bit) | HWY_CHOSEN_TARGET_MASK_SCALAR) &
-                         HWY_CHOSEN_TARGET_MASK_TARGETS;
-    const size_t index = hwy::Num0BitsBelowLS1Bit_Nonzero64(static_cast<uint64_t>(mask));
-    const DenseKernels* table = HWY_DISPATCH_TABLE(GetDenseKernels)[index]();
-    if (table != nullptr && table->target == bit) out.push_back(table);
-  }
-  return out;
+  return SupportedTables<DenseKernels>(HWY_DISPATCH_TABLE(GetDenseKernels));
 }
 
 }  // namespace qasr::kernels

@@ -33,7 +33,7 @@ const GemmKernels* GetGemmKernels() {
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <hwy/targets.h>
+#include "kernels/dispatch_tables.h"
 
 namespace qasr::kernels {
 HWY_EXPORT(GetGemmKernels);
@@ -41,18 +41,7 @@ HWY_EXPORT(GetGemmKernels);
 const GemmKernels& ChosenGemmKernels() { return *HWY_DYNAMIC_DISPATCH(GetGemmKernels)(); }
 
 std::vector<const GemmKernels*> SupportedGemmKernels() {
-  std::vector<const GemmKernels*> out;
-  const int64_t supported = hwy::SupportedTargets();
-  for (int64_t bit = 1; bit != 0 && bit <= HWY_SCALAR; bit <<= 1) {
-    if ((HWY_TARGETS & bit) == 0 || (supported & bit) == 0) continue;
-    // The entry HWY_DYNAMIC_DISPATCH would pick if `bit` were the best target.
-    const int64_t mask = (HWY_CHOSEN_TARGET_SHIFT(bit) | HWY_CHOSEN_TARGET_MASK_SCALAR) &
-                         HWY_CHOSEN_TARGET_MASK_TARGETS;
-    const size_t index = hwy::Num0BitsBelowLS1Bit_Nonzero64(static_cast<uint64_t>(mask));
-    const GemmKernels* table = HWY_DISPATCH_TABLE(GetGemmKernels)[index]();
-    if (table != nullptr && table->target == bit) out.push_back(table);
-  }
-  return out;
+  return SupportedTables<GemmKernels>(HWY_DISPATCH_TABLE(GetGemmKernels));
 }
 
 }  // namespace qasr::kernels
