@@ -370,7 +370,7 @@ def run_qat(a: argparse.Namespace) -> None:
     teacher_cpu = model_from_npz(Path(a.teacher))
     stages = [int(s) for s in a.stages.split(",")]
     split = [float(s) for s in a.stage_split.split(",")] if a.stage_split else [1.0 / len(stages)] * len(stages)
-    student = make_student(teacher_cpu, a.recipe, stages[0]).to(r.device)
+    student = make_student(teacher_cpu, a.recipe, stages[0], r.device)
     teacher = teacher_cpu.to(r.device).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -391,9 +391,7 @@ def run_qat(a: argparse.Namespace) -> None:
     remaining = a.time_budget - (time.time() - r.t0) - a.reserve
     for si, bits in enumerate(stages):
         if si > 0:
-            student.cpu()
             set_precision(student, bits)
-            student.to(r.device)
         opt = make_optimizer(student, a.lr, a.qparam_lr)
         budget = remaining * split[si]
         steps = train_loop(r, list(student.parameters()), opt, step_fn, budget, f"qat-w{bits}", on_eval)

@@ -144,7 +144,7 @@ def minmax_params(
     ``s = 1`` (their codes are then all ``z``). Returns (s fp32 [N, ng], z uint8 [N, ng]).
     """
     wg = _grouped(w.float(), group)  # [N, ng, Ge] padded with zeros
-    c = torch.ones(wg.shape[:2]) if clip is None else clip.float()
+    c = torch.ones(wg.shape[:2], device=wg.device) if clip is None else clip.float()
     if symmetric:
         amax = wg.abs().amax(-1) * c
         s = amax / symmetric_zero(bits)

@@ -40,8 +40,8 @@ def search_clip(w: Tensor, bits: int, group: int, symmetric: bool, grid: Iterabl
         amax = wg.abs().amax(-1)
     else:
         lo0, hi0 = torch.clamp(wg.amin(-1), max=0), torch.clamp(wg.amax(-1), min=0)
-    best_err = torch.full(wg.shape[:2], float("inf"))
-    best = torch.ones(wg.shape[:2])
+    best_err = torch.full(wg.shape[:2], float("inf"), device=wg.device)
+    best = torch.ones(wg.shape[:2], device=wg.device)
     for c in grid:
         if symmetric:
             sc = amax * c / F.symmetric_zero(bits)

@@ -53,15 +53,19 @@ def set_precision(model: nn.Module, stage_bits: int) -> None:
             continue
         m.spec = dataclasses.replace(m.spec, bits=bits)
         w = m.weight_matrix().detach().float()
-        wq = WeightFakeQuant(w.shape[0], w.shape[1], bits, m.wq.group, m.spec.symmetric)
+        wq = WeightFakeQuant(w.shape[0], w.shape[1], bits, m.wq.group, m.spec.symmetric).to(w.device)
         wq.init_from(w, "mse")
         m.wq = wq
         m.stage_initialised = True
 
 
-def make_student(teacher: nn.Module, recipe: Any, stage_bits: int) -> nn.Module:
-    """Quantized copy of ``teacher`` at the first stage's precision."""
+def make_student(teacher: nn.Module, recipe: Any, stage_bits: int, device: Any = None) -> nn.Module:
+    """Quantized copy of ``teacher`` at the first stage's precision, on ``device`` (default:
+    where the teacher is); the MSE clipping search runs there (minutes on a CPU for a 10 M
+    model when it competes for cores, a second on a GPU)."""
     student = quantize_model(copy.deepcopy(teacher), recipe, init="none")
+    if device is not None:
+        student = student.to(device)
     set_precision(student, stage_bits)
     return student.train()
 
