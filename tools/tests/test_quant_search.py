@@ -88,3 +88,14 @@ def test_more_budget_never_predicts_more_damage() -> None:
     lo = search(model, _batches(40), base + 0.2)["summary"]["predicted_kl_sum"]
     hi = search(model, _batches(40), base + 3.0)["summary"]["predicted_kl_sum"]
     assert hi <= lo + 1e-12
+
+
+def test_reused_sensitivities_give_the_same_allocation() -> None:
+    torch.manual_seed(0)
+    model = VGGTransformer(get_config("tiny", 40)).eval()
+    budget = _w2_bits() + 1.0
+    first = search(model, _batches(40), budget + 0.5)
+    fresh = search(model, _batches(40), budget)
+    reused = search(model, [], budget, options=first["options"])  # no batches: nothing is measured
+    assert reused["recipe"] == fresh["recipe"]
+    assert reused["summary"] == fresh["summary"]

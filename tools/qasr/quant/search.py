@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -187,10 +188,13 @@ def search(
     base: Any = "w2g32",
     candidates: Sequence[QuantSpec] = DEFAULT_CANDIDATES,
     progress: Optional[Callable[[str], None]] = None,
+    options: Optional[Dict[str, List[Option]]] = None,
 ) -> Dict[str, Any]:
-    """Searches a mixed-precision recipe; returns ``{"recipe": {...}, "summary": {...}}``."""
+    """Searches a mixed-precision recipe; returns ``{"recipe": {...}, "summary": {...},
+    "sensitivity": {...}, "options": ...}``. Pass a previous result's ``options`` to allocate
+    for another budget without measuring the sensitivities again."""
     layers, fixed = searchable_layers(model, base)
-    opts = sensitivities(model, batches, layers, candidates, progress)
+    opts = options if options is not None else sensitivities(model, batches, layers, candidates, progress)
     # Size of everything that is not searched: the base recipe's fixed layers + float params.
     probe = quantize_model(copy.deepcopy(model), {"layers": {**{p: (None if s is None else vars(s)) for p, s in fixed}}}, init="none")
     rep = report(probe)
@@ -218,7 +222,8 @@ def search(
     desc = (f"searched: {budget_bits_per_weight} bits/weight budget (scales and float parameters included), "
             f"base {base if isinstance(base, str) else 'custom'}; {summary['layers_by_bits']} layers per bit width")
     return {"recipe": {"description": desc, "layers": layers_json}, "summary": summary,
-            "sensitivity": {n: [{"bits": o.spec.bits, "group": o.spec.group, "bytes": o.bytes, "kl": o.kl} for o in v] for n, v in opts.items()}}
+            "sensitivity": {n: [{"bits": o.spec.bits, "group": o.spec.group, "bytes": o.bytes, "kl": o.kl} for o in v] for n, v in opts.items()},
+            "options": opts}
 
 
 def _weight_numel(mod: nn.Module) -> int:
@@ -244,10 +249,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", required=True, help="float model (.qasr FP32 or .pt)")
     p.add_argument("--calib-pack", required=True, help="qasr.featpack prefix (e.g. pack/dev)")
     p.add_argument("--calib-utts", type=int, default=32)
-    p.add_argument("--budget", type=float, required=True, help="bits per weight, scales and float params included")
+    p.add_argument("--budget", type=float, nargs="+", required=True,
+                   help="bits per weight, scales and float params included; several budgets share one sensitivity measurement")
     p.add_argument("--base", default="w2g32", help="recipe whose non-'*' rules stay fixed")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", required=True, help="recipe JSON to write (summary and sensitivities beside it)")
+    p.add_argument("--out", required=True, help="recipe JSON to write (summary and sensitivities beside it); with several "
+                   "budgets, a '{budget}' in the name is replaced by each one (else '-<budget>' is appended to the stem)")
     p.set_defaults(fn=_run)
 
 
@@ -263,12 +270,27 @@ def _run(a: Any) -> int:
         from .io import load_float
 
         model = load_float(a.model)
-    res = search(model, pack_batches(a.calib_pack, a.calib_utts), a.budget, a.base, progress=lambda s: print(s, flush=True))
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res["recipe"], indent=1) + "\n")
-    out.with_suffix(".search.json").write_text(json.dumps({"summary": res["summary"], "sensitivity": res["sensitivity"]}, indent=1) + "\n")
-    print(json.dumps(res["summary"], indent=1))
-    if math.isfinite(res["summary"]["bits_per_weight"]) and res["summary"]["bits_per_weight"] > a.budget + 1e-9:
-        raise SystemExit("search: budget exceeded (bug)")
+    batches = pack_batches(a.calib_pack, a.calib_utts)
+    options = None
+    for budget in a.budget:
+        try:
+            res = search(model, batches, budget, a.base, progress=lambda s: print(s, flush=True), options=options)
+        except ValueError as e:  # infeasible budget: a clear message, not a traceback
+            print(f"search: budget {budget}: {e}", file=sys.stderr)
+            return 1
+        options = res["options"]
+        out = _out_path(a.out, budget, len(a.budget))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res["recipe"], indent=1) + "\n")
+        out.with_suffix(".search.json").write_text(json.dumps({"summary": res["summary"], "sensitivity": res["sensitivity"]}, indent=1) + "\n")
+        print(f"{out}: " + json.dumps(res["summary"], indent=1))
+        if math.isfinite(res["summary"]["bits_per_weight"]) and res["summary"]["bits_per_weight"] > budget + 1e-9:
+            raise SystemExit("search: budget exceeded (bug)")
     return 0
+
+
+def _out_path(template: str, budget: float, count: int) -> Path:
+    if "{budget}" in template:
+        return Path(template.replace("{budget}", f"{budget:g}"))
+    p = Path(template)
+    return p if count == 1 else p.with_name(f"{p.stem}-{budget:g}{p.suffix}")
