@@ -49,21 +49,10 @@ Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale,
     for (size_t h = 0; h < shape.heads; ++h) {
       QASR_RETURN_IF_ERROR(kernels::DenseGemmPanels(*ctx.dense, scratch.q.data() + h * hd, d, rows,
                                                     kv.k[h], nullptr, scores, tk, ctx.pool));
-      // Rows are independent: softmax in groups of 8 rows across the pool
-      // (same result for any number of threads); a decoder step's few query
-      // rows stay on the calling thread.
-      auto softmax_rows = [&](size_t g) {
-        for (size_t i = g * 8; i < std::min(rows, g * 8 + 8); ++i) {
-          float* row = scores + i * tk;
-          ctx.dense->softmax(row, nk);
-          std::fill(row + nk, row + tk, 0.0f);  // masked keys: probability 0
-        }
-      };
-      const size_t groups = (rows + 7) / 8;
-      if (ctx.pool == nullptr || ctx.pool->num_threads() == 1 || groups < 4) {
-        for (size_t g = 0; g < groups; ++g) softmax_rows(g);
-      } else {
-        ctx.pool->ParallelFor(groups, softmax_rows);
+      for (size_t i = 0; i < rows; ++i) {
+        float* row = scores + i * tk;
+        ctx.dense->softmax(row, nk);
+        std::fill(row + nk, row + tk, 0.0f);  // masked keys: probability 0
       }
       QASR_RETURN_IF_ERROR(kernels::DenseGemmPanels(*ctx.dense, scores, tk, rows, kv.v[h], nullptr,
                                                     out + r0 * ldo + h * hd, ldo, ctx.pool));
