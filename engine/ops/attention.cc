@@ -33,8 +33,9 @@ Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale,
   if (tq == 0) return Status::Ok();
   if (nk == 0) return InvalidArgument("attention: no valid keys");
   if (kv.k.size() != shape.heads) return InvalidArgument("attention: keys not packed");
-  // Blocks of query rows (a multiple of the GEMM's 48-row tile) so that one
-  // block's scores stay in L2 (~256 KiB) between Q.K^T, softmax and P.V,
+  // Blocks of query rows (a multiple of the GEMM's 48-row tile, at least one
+  // tile) so that one block's scores stay in L2 (~256 KiB; 288 KiB for 48
+  // rows of 1500 keys) between Q.K^T, softmax and P.V,
   // instead of a [tq][tk] matrix (9 MiB per head at 1500 encoder steps)
   // streamed through memory three times. Each output is computed in the
   // same order whatever the block, so results do not depend on it.
