@@ -2,8 +2,8 @@
 // the encoder on a fixed-length utterance and one decoder step for a few
 // beams. bench/engine_vs_torch.py runs PyTorch on the same model in the same
 // run and prints the ratios (never bare times).
-// Names: engine/encode/frames:<F>/threads:<T>, engine/step/beams:<B>/threads:<T>
-// (a step is averaged over steps 0..kSteps-1 of a fresh search).
+// Names: engine/encode/frames:<F>/threads:<T> (F = 1000, 6000: 10 s, 60 s),
+// engine/step/beams:<B>/threads:<T> (a step is averaged over steps 0..kSteps-1 of a fresh search).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -78,9 +78,11 @@ void BM_Step(benchmark::State& state, int beams, int threads) {
 void RegisterAll() {
   for (int threads : {1, 2}) {
     const std::string t = "/threads:" + std::to_string(threads);
-    benchmark::RegisterBenchmark(("engine/encode/frames:1000" + t).c_str(), BM_Encode, 1000,
-                                 threads)
-        ->Unit(benchmark::kMillisecond);
+    // 10 s and 60 s of audio (the encoder's self-attention is quadratic in length).
+    for (size_t frames : {size_t{1000}, size_t{6000}})
+      benchmark::RegisterBenchmark(("engine/encode/frames:" + std::to_string(frames) + t).c_str(),
+                                   BM_Encode, frames, threads)
+          ->Unit(benchmark::kMillisecond);
     for (int beams : {1, 4, 10})
       benchmark::RegisterBenchmark(("engine/step/beams:" + std::to_string(beams) + t).c_str(),
                                    BM_Step, beams, threads)

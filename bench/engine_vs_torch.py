@@ -74,7 +74,7 @@ def torch_times(model, vocab):
 
 def engine_times(bench, model_path, threads, field):
     env = dict(os.environ, QASR_BENCH_MODEL=str(model_path))
-    res = subprocess.run([bench, f"--benchmark_filter=/threads:{threads}$", "--benchmark_format=json",
+    res = subprocess.run([bench, f"--benchmark_filter=^engine/(encode/frames:{FRAMES}|step/.*)/threads:{threads}$", "--benchmark_format=json",
                           "--benchmark_min_time=0.3"], env=env, check=True, capture_output=True, text=True)
     out = {}
     for b in json.loads(res.stdout)["benchmarks"]:

@@ -32,8 +32,8 @@ Status PackHeads(const float* k, size_t ldk, const float* v, size_t ldv, size_t 
                  const AttentionShape& shape, HeadPanels& out);
 
 struct AttentionScratch {
-  std::vector<float> q;       // scaled queries [tq][d]
-  std::vector<float> scores;  // [tq][tk]
+  std::vector<float> q;       // scaled queries of one block of rows [<= tq][d]
+  std::vector<float> scores;  // one block of rows: <= max(64 Ki, 48 * tk) floats
   HeadPanels heads;           // self-attention keys/values
 };
 

@@ -1,5 +1,6 @@
 #include "engine/models/vggtransformer/layers.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace qasr::engine {
@@ -34,8 +35,12 @@ Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t hea
   QASR_RETURN_IF_ERROR(Linear(ctx, w.v, h, d, rows, buf.v.data(), d, buf.linear));
   const AttentionShape shape{heads, d / heads};
   const float scale = AttentionScale(shape.head_dim);
+  // Only the valid keys are packed: a padded key's probability is exactly 0,
+  // so leaving it out skips its work without changing any sum.
+  const size_t keys = std::min(rows, valid_keys);
+  if (keys == 0) return InvalidArgument("attention: no valid keys");
   QASR_RETURN_IF_ERROR(
-      PackHeads(buf.k.data(), d, buf.v.data(), d, rows, shape, buf.attention.heads));
+      PackHeads(buf.k.data(), d, buf.v.data(), d, keys, shape, buf.attention.heads));
   QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf.q.data(), d, rows, buf.attention.heads,
                                  valid_keys, buf.attn.data(), d, buf.attention));
   return Linear(ctx, w.out, buf.attn.data(), d, rows, buf.proj.data(), d, buf.linear);
