@@ -45,7 +45,15 @@ Result<std::shared_ptr<const Model>> Model::FromFile(ModelFile file, const Model
   auto w = LoadVggTransformer(m->file_);
   if (!w.ok()) return w.status();
   m->weights_ = std::move(*w);
+  if (options.pack_at_load) QASR_RETURN_IF_ERROR(m->PackWeights(options.threads));
   return std::shared_ptr<const Model>(std::move(m));
+}
+
+Status Model::PackWeights(int threads) const {
+  if (threads < 1 || threads > kMaxThreads)
+    return InvalidArgument("threads must be 1.." + std::to_string(kMaxThreads));
+  kernels::ThreadPool pool(static_cast<size_t>(threads));
+  return Guarded("packing weights", [&] { return PackAllPanels(*weights_, &pool); });
 }
 
 size_t Model::feature_dim() const {
