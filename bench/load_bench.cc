@@ -6,7 +6,7 @@
 // Per model and repetition, each case maps the file afresh (so page faults
 // are counted in every case, as in a real load):
 //   crc_zlib      zlib 1.2.13 crc32_z over the mapping (the old checksum)
-//   crc           engine::FileChecksum (ISA-L) over the mapping
+//   crc           engine::FileChecksum (ISA-L) over the mapping, on --threads
 //   open_nocrc    ModelFile::Open without / with the checksum
 //   open
 //   load_nocrc    Model::Load without / with the checksum (the default):
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
            auto m = engine::MappedFile::Open(path);
            if (!m.ok()) return Checked(m.status(), 0);
            const double t0 = NowMs();
-           crc_isal = engine::FileChecksum(m->bytes());
+           crc_isal = engine::FileChecksum(m->bytes(), a.threads);
            return NowMs() - t0;
          }},
         {"crc_populate",
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
            const double t0 = NowMs();
            ::madvise(const_cast<uint8_t*>(m->bytes().data()), m->bytes().size(),
                      MADV_POPULATE_READ);
-           crc_isal = engine::FileChecksum(m->bytes());
+           crc_isal = engine::FileChecksum(m->bytes(), a.threads);
            return NowMs() - t0;
          }},
         {"crc_pread",
@@ -171,13 +171,13 @@ int main(int argc, char** argv) {
         {"open_nocrc",
          [&] {
            const double t0 = NowMs();
-           auto f = engine::ModelFile::Open(path, {false});
+           auto f = engine::ModelFile::Open(path, {false, a.threads});
            return Checked(f.status(), NowMs() - t0);
          }},
         {"open",
          [&] {
            const double t0 = NowMs();
-           auto f = engine::ModelFile::Open(path, {true});
+           auto f = engine::ModelFile::Open(path, {true, a.threads});
            return Checked(f.status(), NowMs() - t0);
          }},
         {"load_nocrc",

@@ -32,6 +32,7 @@ Result<std::shared_ptr<const Model>> Model::Load(const std::string& path,
                                                  const ModelOptions& options) {
   LoadOptions lo;
   lo.verify_checksum = options.verify_checksum;
+  lo.threads = std::clamp(options.threads, 1, kMaxThreads);
   auto file = ModelFile::Open(path, lo);
   if (!file.ok()) return file.status();
   return FromFile(std::move(*file), options);

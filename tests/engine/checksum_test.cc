@@ -1,7 +1,8 @@
 // FileChecksum (ISA-L) against zlib's crc32_z, the CRC the Python writer
 // stores (zlib.crc32): every length to 300 bytes at every start offset to 64
-// (the folding code's head/tail paths), large odd lengths, and the header's
-// checksum field read as zeros.
+// (the folding code's head/tail paths), large odd lengths, ranges computed
+// on several threads and combined, and the header's checksum field read as
+// zeros.
 #include <zlib.h>
 
 #include <cstdint>
@@ -48,6 +49,16 @@ TEST(FileChecksum, MatchesZlibOnLargeBuffers) {
       const std::span<const uint8_t> s(data.data() + offset, n);
       EXPECT_EQ(FileChecksum(s), Reference({s.begin(), s.end()}))
           << "offset " << offset << " length " << n;
+    }
+  }
+}
+
+TEST(FileChecksum, ParallelRangesGiveTheSameValue) {
+  for (size_t n : {(size_t{8} << 20) - 1, (size_t{8} << 20) + 13, (size_t{17} << 20) + 5}) {
+    const std::vector<uint8_t> data = Random(n, static_cast<uint32_t>(n));
+    const uint32_t want = Reference(data);
+    for (int threads : {1, 2, 3, 4, 16, 5000}) {
+      EXPECT_EQ(FileChecksum(data, threads), want) << "length " << n << " threads " << threads;
     }
   }
 }
