@@ -1,6 +1,6 @@
 // LazyPanels: packs once, on first use, identically to kernels::PackPanels,
-// from borrowed or owned weights, and concurrently (std::call_once; run
-// under TSan by the sanitizer CI build).
+// from borrowed, transposed or owned weights, and from several threads at
+// once (std::call_once; a -DQASR_SANITIZE=thread build checks the races).
 #include <thread>
 #include <vector>
 
