@@ -58,6 +58,14 @@ qasr_pkg_config(sentencepiece sentencepiece libsentencepiece-dev)
 qasr_pkg_config(sndfile sndfile libsndfile1-dev)
 qasr_pkg_config(soxr soxr libsoxr-dev)
 qasr_pkg_config(fftw3 fftw3 libfftw3-dev)
+# ISA-L: the model file's CRC-32 (zlib's polynomial) with PCLMULQDQ folding.
+qasr_pkg_config(isal libisal libisal-dev)
+# zlib: crc32_combine (the checksum's parallel ranges) and the reference CRC-32
+# in tests and bench_load (the Python writer's zlib.crc32).
+find_package(ZLIB QUIET)
+if(NOT ZLIB_FOUND)
+  qasr_missing("zlib (CRC-32 of model files)" "zlib1g-dev")
+endif()
 # FFTW's thread-safe planner lives in a separate library without a .pc file.
 find_library(QASR_FFTW3_THREADS_LIB fftw3_threads)
 if(NOT QASR_FFTW3_THREADS_LIB)

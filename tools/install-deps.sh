@@ -25,7 +25,7 @@ packages=(
   libhwy-dev
   libsentencepiece-dev sentencepiece
   libbenchmark-dev libgtest-dev libgmock-dev
-  libsndfile1-dev libsoxr-dev libfftw3-dev
+  libsndfile1-dev libsoxr-dev libfftw3-dev libisal-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev
   # Python toolkit (Debian's interpreter: /usr/bin/python3)
   python3 python3-torch python3-torchaudio python3-sentencepiece python3-pytest

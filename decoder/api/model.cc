@@ -108,6 +108,7 @@ std::shared_ptr<const Model> Model::Load(const std::string& path, const ModelOpt
   }
   engine::LoadOptions load;
   load.verify_checksum = options.verify_checksum;
+  load.threads = options.threads;
   auto file = engine::ModelFile::Open(path, load);
   if (!file.ok()) {
     SetError(error, ToError(file.status()));

@@ -28,6 +28,9 @@ struct LoadOptions {
   // CRC-32 over the whole file (docs/FORMAT.md §5). Skipping it saves one
   // sequential read of the file; structure is validated either way.
   bool verify_checksum = true;
+  // Threads computing the checksum (1..1024): the file is split into that
+  // many ranges (of at least 4 MiB) whose CRCs are combined.
+  int threads = 1;
 };
 
 // One table entry. For tensors, `bytes` holds exactly the stored data.
@@ -97,7 +100,8 @@ class ModelFile {
 };
 
 // CRC-32 (zlib polynomial) of `bytes` with the header's checksum field read
-// as zeros; what the writer stores in that field.
-uint32_t FileChecksum(std::span<const uint8_t> bytes);
+// as zeros; what the writer stores in that field. threads > 1 splits it into
+// ranges of at least 4 MiB computed in parallel and combined (same value).
+uint32_t FileChecksum(std::span<const uint8_t> bytes, int threads = 1);
 
 }  // namespace qasr::engine

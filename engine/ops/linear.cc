@@ -4,6 +4,15 @@
 
 namespace qasr::engine {
 
+Result<const kernels::DensePanels*> LazyPanels::Get() const {
+  std::call_once(once_, [this] {
+    status_ = kernels::PackPanels(w_, transposed_ ? n_ : k_, n_, k_, transposed_, panels_);
+    std::vector<float>().swap(owned_);  // the panels are the only copy read from now on
+  });
+  if (!status_.ok()) return status_;
+  return &panels_;
+}
+
 Status SetFakeQuant(LinearWeights& w) {
   auto layout = kernels::WeightLayout::Make({8, w.out, w.in, w.in});
   if (!layout.ok()) return layout.status();
@@ -40,7 +49,9 @@ Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size
     lda = w.in;
   }
   if (w.panels == nullptr) return InvalidArgument("linear: weights not set");
-  return kernels::DenseGemmPanels(*ctx.dense, x, lda, rows, *w.panels, w.bias, y, ldy, ctx.pool);
+  Result<const kernels::DensePanels*> panels = w.panels->Get();
+  if (!panels.ok()) return panels.status();
+  return kernels::DenseGemmPanels(*ctx.dense, x, lda, rows, **panels, w.bias, y, ldy, ctx.pool);
 }
 
 }  // namespace qasr::engine

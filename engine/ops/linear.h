@@ -1,5 +1,6 @@
 // A GEMM-shaped layer y[m] = W x[m] + b with W[N][K] in one of three forms:
-//   f32 (repacked at load into GEMM panels: the outer-product kernel matches
+//   f32 (repacked into GEMM panels on the layer's first use, LazyPanels: the
+//   outer-product kernel matches
 //   oneDNN's fp32 matmul at M ~ 250 and beats it at M = 1..5 on this
 //   machine's AVX2, see bench_gemm qasr_f32panel vs onednn_f32, and runs on
 //   the engine's own thread pool), packed w2/w3/w4/w8 with int8 dynamic activations
@@ -9,23 +10,57 @@
 // dequantize: xq * sx) before the dense GEMM; that is how weights the format
 // stores as f32 (dequantized convolutions) reproduce the toolkit's
 // activation quantizer.
-// Thread-safety: LinearWeights is immutable and shareable; LinearScratch
-// belongs to one session.
+// Thread-safety: LinearWeights and LazyPanels are shareable by any number of
+// sessions (the one-time packing is synchronised by std::call_once);
+// LinearScratch belongs to one session.
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <vector>
 
 #include "engine/ops/context.h"
 #include "kernels/base/status.h"
+#include "kernels/dense/dense_gemm.h"
 #include "kernels/formats/activation_format.h"
 #include "kernels/formats/weight_format.h"
 
 namespace qasr::engine {
 
+// fp32 weights, [n][k] or transposed [k][n], and their GEMM panels
+// (kernels::PackPanels), packed once, on the first Get(): model load then
+// costs no repacking and the first use of each layer pays it (docs/FORMAT.md
+// §7). The source is either in the model's mapping (borrowed) or owned
+// (weights the loader rearranged; freed once packed). A failed pack (out of
+// memory) is returned by every Get().
+class LazyPanels {
+ public:
+  LazyPanels(const float* w, size_t n, size_t k, bool transposed = false)
+      : w_(w), n_(n), k_(k), transposed_(transposed) {}
+  LazyPanels(std::vector<float> owned, size_t n, size_t k)
+      : w_(owned.data()), n_(n), k_(k), owned_(std::move(owned)) {}
+  LazyPanels(const LazyPanels&) = delete;
+  LazyPanels& operator=(const LazyPanels&) = delete;
+
+  // The packed panels (packs them on the first call; thread-safe).
+  Result<const kernels::DensePanels*> Get() const;
+  size_t n() const { return n_; }
+  size_t k() const { return k_; }
+
+ private:
+  const float* w_;
+  size_t n_, k_;
+  bool transposed_ = false;
+  // Written once inside call_once, read-only afterwards.
+  mutable std::vector<float> owned_;
+  mutable std::once_flag once_;
+  mutable kernels::DensePanels panels_;
+  mutable Status status_;
+};
+
 struct LinearWeights {
   size_t in = 0, out = 0;
-  const kernels::DensePanels* panels = nullptr;  // f32 weights, packed at load
+  const LazyPanels* panels = nullptr;  // f32 weights, packed on first use
   kernels::PackedWeightsView packed;
   bool is_packed = false;
   int act_bits = 0;             // 8: int8 dynamic activations; 0: fp32

@@ -32,6 +32,7 @@ Result<std::shared_ptr<const Model>> Model::Load(const std::string& path,
                                                  const ModelOptions& options) {
   LoadOptions lo;
   lo.verify_checksum = options.verify_checksum;
+  lo.threads = std::clamp(options.threads, 1, kMaxThreads);
   auto file = ModelFile::Open(path, lo);
   if (!file.ok()) return file.status();
   return FromFile(std::move(*file), options);
@@ -45,7 +46,15 @@ Result<std::shared_ptr<const Model>> Model::FromFile(ModelFile file, const Model
   auto w = LoadVggTransformer(m->file_);
   if (!w.ok()) return w.status();
   m->weights_ = std::move(*w);
+  if (options.pack_at_load) QASR_RETURN_IF_ERROR(m->PackWeights(options.threads));
   return std::shared_ptr<const Model>(std::move(m));
+}
+
+Status Model::PackWeights(int threads) const {
+  if (threads < 1 || threads > kMaxThreads)
+    return InvalidArgument("threads must be 1.." + std::to_string(kMaxThreads));
+  kernels::ThreadPool pool(static_cast<size_t>(threads));
+  return Guarded("packing weights", [&] { return PackAllPanels(*weights_, &pool); });
 }
 
 size_t Model::feature_dim() const {

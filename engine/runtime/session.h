@@ -25,6 +25,9 @@ namespace qasr::engine {
 struct ModelOptions {
   int threads = 1;  // default thread count of sessions created with threads = 0
   bool verify_checksum = true;
+  // fp32 GEMM weights are packed into panels on each layer's first use
+  // (LazyPanels); true packs them all in Load instead, on `threads` threads.
+  bool pack_at_load = false;
 };
 
 class Model {
@@ -43,6 +46,9 @@ class Model {
   const VggTransformerWeights& weights() const { return *weights_; }
   // Width of one feature frame (input_feat * in_channels).
   size_t feature_dim() const;
+  // Packs every fp32 GEMM weight not packed yet (what the first transcription
+  // would otherwise do), on `threads` threads; thread-safe.
+  Status PackWeights(int threads) const;
 
  private:
   struct Token {};  // lets FromFile use make_shared while keeping construction private

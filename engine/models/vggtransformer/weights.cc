@@ -94,7 +94,7 @@ class Builder {
     } else {
       auto w = Floats(wname, in * out);
       if (!w.ok()) return w.status();
-      QASR_RETURN_IF_ERROR(PackF32(*w, l));
+      l.panels = &out_.panels.emplace_back(*w, out, in);
     }
     auto b = Floats(module + ".bias", out);
     if (!b.ok()) return b.status();
@@ -104,21 +104,13 @@ class Builder {
     return l;
   }
 
-  // fp32 [out][in] weights into GEMM panels (the only copy the engine reads).
-  Status PackF32(const float* w, LinearWeights& l) {
-    kernels::DensePanels& p = out_.panels.emplace_back();
-    QASR_RETURN_IF_ERROR(kernels::PackPanels(w, l.in, l.out, l.in, false, p));
-    l.panels = &p;
-    return Status::Ok();
-  }
-
   // A Linear over a weight we had to rearrange (f32).
   Result<LinearWeights> OwnedLinear(const std::string& module, std::vector<float> w, size_t in,
                                     size_t out, const float* bias) {
     LinearWeights l;
     l.in = in;
     l.out = out;
-    QASR_RETURN_IF_ERROR(PackF32(w.data(), l));
+    l.panels = &out_.panels.emplace_back(std::move(w), out, in);
     l.bias = bias;
     if (ActBits(module, false) == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(l));
     return l;
@@ -239,13 +231,14 @@ class Builder {
       QASR_TRY(raw, Floats(mod + ".weight", dw.kernel * dw.in * dw.out));
       const float* bias;
       QASR_TRY(bias, Floats(mod + ".bias", dw.out));
+      // (kernel, in, out) is [kernel * in][out]: the transposed GEMM layout,
+      // packed in place (column t * in + i).
       const size_t cols = dw.kernel * dw.in;
-      std::vector<float> t(dw.out * cols);
-      for (size_t k = 0; k < dw.kernel; ++k)
-        for (size_t i = 0; i < dw.in; ++i)
-          for (size_t o = 0; o < dw.out; ++o)
-            t[o * cols + k * dw.in + i] = raw[(k * dw.in + i) * dw.out + o];
-      QASR_TRY(dw.w, OwnedLinear(mod, std::move(t), cols, dw.out, bias));
+      dw.w.in = cols;
+      dw.w.out = dw.out;
+      dw.w.panels = &out_.panels.emplace_back(raw, dw.out, cols, true);
+      dw.w.bias = bias;
+      if (ActBits(mod, false) == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(dw.w));
       dw.has_ln = cc.layer_norm;
       if (dw.has_ln)
         QASR_TRY(dw.ln, Norm("decoder.conv_layers." + std::to_string(index++), dw.out));
@@ -281,6 +274,24 @@ Result<std::unique_ptr<VggTransformerWeights>> LoadVggTransformer(const ModelFil
   QASR_RETURN_IF_ERROR(b.Encoder());
   QASR_RETURN_IF_ERROR(b.Decoder());
   return w;
+}
+
+Status PackAllPanels(const VggTransformerWeights& w, kernels::ThreadPool* pool) {
+  std::vector<const LazyPanels*> all;
+  for (const LazyPanels& p : w.panels) all.push_back(&p);
+  std::vector<Status> status(all.size());
+  auto task = [&](size_t i) {
+    auto r = all[i]->Get();
+    if (!r.ok()) status[i] = r.status();
+  };
+  if (pool == nullptr || pool->num_threads() == 1) {
+    for (size_t i = 0; i < all.size(); ++i) task(i);
+  } else {
+    pool->ParallelFor(all.size(), task);
+  }
+  for (const Status& s : status)
+    if (!s.ok()) return s;
+  return Status::Ok();
 }
 
 }  // namespace qasr::engine

@@ -2,8 +2,9 @@
 // (names: tools/qasr/model.py's state_dict, docs/FORMAT.md §3.2): packed
 // w2/w3/w4/w8 blobs and small f32 vectors are used in place from the
 // mapping; f16 vectors are converted; fp32 GEMM weights are repacked into
-// GEMM panels (conv weights permuted for channels-last im2col, decoder conv
-// weights transposed to [out][kernel*in] first).
+// GEMM panels on each layer's first use (LazyPanels; VGG conv weights are
+// permuted for channels-last im2col at load, decoder conv weights packed
+// from their stored [kernel*in][out] layout).
 // Which packed or dequantized layers quantize their input activations comes
 // from the metadata's "quantization.layers" (docs/FORMAT.md §4.3); packed
 // weights without an entry use int8 activations (GemmA8).
@@ -18,6 +19,7 @@
 #include "engine/format/model_file.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/linear.h"
+#include "kernels/base/thread_pool.h"
 #include "kernels/dense/dense_gemm.h"
 
 namespace qasr::engine {
@@ -75,11 +77,15 @@ struct VggTransformerWeights {
   std::vector<DecoderConvWeights> decoder_convs;
   std::vector<TransformerLayerWeights> decoder_layers;
   LinearWeights fc_out;
-  std::deque<std::vector<float>> owned;     // converted f16 copies
-  std::deque<kernels::DensePanels> panels;  // fp32 Linear/conv weights, packed
+  std::deque<std::vector<float>> owned;  // converted f16 copies
+  std::deque<LazyPanels> panels;         // fp32 Linear/conv weights (never moved)
 };
 
 // Checks the file against the registry (CheckModelTensors), then resolves.
 Result<std::unique_ptr<VggTransformerWeights>> LoadVggTransformer(const ModelFile& file);
+
+// Packs every fp32 GEMM weight now instead of on first use (thread-safe);
+// pool may be null.
+Status PackAllPanels(const VggTransformerWeights& w, kernels::ThreadPool* pool);
 
 }  // namespace qasr::engine
