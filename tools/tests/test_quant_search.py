@@ -99,3 +99,14 @@ def test_reused_sensitivities_give_the_same_allocation() -> None:
     reused = search(model, [], budget, options=first["options"])  # no batches: nothing is measured
     assert reused["recipe"] == fresh["recipe"]
     assert reused["summary"] == fresh["summary"]
+
+
+def test_parse_candidates() -> None:
+    from qasr.quant.search import DEFAULT_CANDIDATES, parse_candidates
+
+    assert parse_candidates(None) == DEFAULT_CANDIDATES
+    got = parse_candidates("w2g128, w4g64,w8")
+    assert [(c.bits, c.group, c.symmetric) for c in got] == [(2, 128, False), (4, 64, False), (8, 0, True)]
+    for bad in ("w5g64", "x", "w2gx", "w"):
+        with pytest.raises(SystemExit):
+            parse_candidates(bad)

@@ -252,6 +252,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--budget", type=float, nargs="+", required=True,
                    help="bits per weight, scales and float params included; several budgets share one sensitivity measurement")
     p.add_argument("--base", default="w2g32", help="recipe whose non-'*' rules stay fixed")
+    p.add_argument("--candidates", default=None,
+                   help="comma-separated wBgG names (e.g. w2g128,w3g64,w4g64,w8; w8 = per-row symmetric); default: all six")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True, help="recipe JSON to write (summary and sensitivities beside it); with several "
                    "budgets, a '{budget}' in the name is replaced by each one (else '-<budget>' is appended to the stem)")
@@ -274,7 +276,8 @@ def _run(a: Any) -> int:
     options = None
     for budget in a.budget:
         try:
-            res = search(model, batches, budget, a.base, progress=lambda s: print(s, flush=True), options=options)
+            res = search(model, batches, budget, a.base, candidates=parse_candidates(a.candidates),
+                         progress=lambda s: print(s, flush=True), options=options)
         except ValueError as e:  # infeasible budget: a clear message, not a traceback
             print(f"search: budget {budget}: {e}", file=sys.stderr)
             return 1
@@ -287,6 +290,21 @@ def _run(a: Any) -> int:
         if math.isfinite(res["summary"]["bits_per_weight"]) and res["summary"]["bits_per_weight"] > budget + 1e-9:
             raise SystemExit("search: budget exceeded (bug)")
     return 0
+
+
+def parse_candidates(text: Optional[str]) -> Sequence[QuantSpec]:
+    """``"w2g128,w4g64,w8"`` → specs (asymmetric grouped; ``w8``/``wBg0`` per-row symmetric)."""
+    if not text:
+        return DEFAULT_CANDIDATES
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        bits, _, group = item.lstrip("w").partition("g")
+        if not bits.isdigit() or int(bits) not in (2, 3, 4, 8) or (group and not group.isdigit()):
+            raise SystemExit(f"search: bad candidate {item!r} (want e.g. w2g128, w4g64, w8)")
+        g = int(group or 0)
+        out.append(QuantSpec(bits=int(bits), group=g, symmetric=g == 0, act_bits=8))
+    return out
 
 
 def _out_path(template: str, budget: float, count: int) -> Path:
