@@ -370,13 +370,17 @@ def run_qat(a: argparse.Namespace) -> None:
     teacher_cpu = model_from_npz(Path(a.teacher))
     stages = [int(s) for s in a.stages.split(",")]
     split = [float(s) for s in a.stage_split.split(",")] if a.stage_split else [1.0 / len(stages)] * len(stages)
-    student = make_student(teacher_cpu, a.recipe, stages[0], r.device)
+    if a.student_init:  # continue an earlier QAT run (its step sizes and precisions as saved)
+        student = qat_from_npz(Path(a.student_init)).to(r.device).train()
+        set_precision(student, stages[0])
+    else:
+        student = make_student(teacher_cpu, a.recipe, stages[0], r.device)
     teacher = teacher_cpu.to(r.device).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
     r.log(f"qat {a.recipe}: stages {stages} split {split}; teacher {a.teacher}")
     res0 = r.dev_eval(student)
-    r.log("qat init (PTQ-MSE) " + " ".join(f"{k} {v:.4f}" for k, v in res0.items()), tag="qat_init", **res0)
+    r.log(("qat init (continued) " if a.student_init else "qat init (PTQ-MSE) ") + " ".join(f"{k} {v:.4f}" for k, v in res0.items()), tag="qat_init", **res0)
 
     def step_fn(b: Dict[str, Tensor]) -> Dict[str, Tensor]:
         with torch.no_grad():
@@ -467,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--alpha", type=float, default=0.7)
             s.add_argument("--temperature", type=float, default=1.0)
             s.add_argument("--save-fp16", action="store_true")
+            s.add_argument("--student-init", default=None, help="continue from this qat-mode .npz instead of quantizing the teacher afresh")
     sel = sub.add_parser("select", help="print the run directory whose final model is best on dev")
     sel.add_argument("runs", nargs="+")
     c = sub.add_parser("convert", help="npz → inference checkpoint (.pt) for qasr transcribe/eval/export")

@@ -109,3 +109,15 @@ def test_tiny_fp32_run_writes_loadable_weights(tmp_path: Path) -> None:
     model = model_from_npz(out / "last.npz")
     assert model.cfg.vocab_size == 24 and npz_meta(out / "last.npz")["mode"] == "fp32"
     assert select_run([str(out), str(tmp_path / "missing")]) == str(out)
+    # QAT from that teacher, then a second QAT run continuing from the first one's file.
+    common = ["--pack", str(tmp_path / "train"), "--dev-pack", str(tmp_path / "dev"), "--spm", str(tmp_path / "spm.model"),
+              "--teacher", str(out / "last.npz"), "--recipe", "w2g128_mix", "--stages", "2", "--time-budget", "8",
+              "--reserve", "4", "--device", "cpu", "--threads", "1", "--workers", "1", "--max-frames", "2000",
+              "--warmup", "2", "--wer-utts", "2", "--log-every", "1"]
+    main(["qat", *common, "--out", str(tmp_path / "q1")])
+    main(["qat", *common, "--out", str(tmp_path / "q2"), "--student-init", str(tmp_path / "q1" / "qat.npz")])
+    first = json.loads((tmp_path / "q1" / "summary.json").read_text())
+    again = json.loads((tmp_path / "q2" / "summary.json").read_text())
+    assert again["bits"] == first["bits"] and max(first["bits"].values()) == 8
+    # the continued run starts where the first one ended, not from a fresh quantization
+    assert again["init"]["dev_nll"] == pytest.approx(first["final"]["dev_nll"], rel=1e-4)
