@@ -48,9 +48,7 @@ TEST(Search, LoopGuardDoesNotChangeOrdinaryResults) {
 }
 
 TEST(Search, LoopGuardCutsDegenerateLoops) {
-  SearchOptions o;
-  o.beam = 3;
-  o.max_len_b = 60;
+  SearchOptions o{.beam = 3, .max_len_b = 60};
   auto m = LoopModel();
   auto plain = BeamSearch(m, 10, o);
   ASSERT_TRUE(plain.ok());
@@ -73,10 +71,7 @@ TEST(Search, LoopGuardCutsDegenerateLoops) {
 }
 
 TEST(Search, NoRepeatNgram) {
-  SearchOptions o;
-  o.beam = 2;
-  o.max_len_b = 30;
-  o.no_repeat_ngram_size = 2;
+  const SearchOptions o{.beam = 2, .max_len_b = 30, .no_repeat_ngram_size = 2};
   auto m = LoopModel();
   auto r = BeamSearch(m, 10, o);
   ASSERT_TRUE(r.ok());
@@ -89,9 +84,7 @@ TEST(Search, NoRepeatNgram) {
 }
 
 TEST(Search, MaxLengthForcesEos) {
-  SearchOptions o;
-  o.beam = 3;
-  o.max_len_b = 4;
+  const SearchOptions o{.beam = 3, .max_len_b = 4};
   auto m = LoopModel();
   auto r = BeamSearch(m, 10, o);
   ASSERT_TRUE(r.ok());
@@ -104,9 +97,7 @@ TEST(Search, MaxLengthForcesEos) {
 }
 
 TEST(Search, CheckCancelsMidUtterance) {
-  SearchOptions o;
-  o.beam = 2;
-  o.max_len_b = 50;
+  const SearchOptions o{.beam = 2, .max_len_b = 50};
   auto m = HashModel(30, 1, 40);
   int calls = 0;
   auto r = BeamSearch(m, 10, o, [&] { return ++calls > 3 ? Cancelled("stop") : Status::Ok(); });

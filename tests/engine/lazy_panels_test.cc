@@ -26,6 +26,13 @@ void ExpectSame(const kernels::DensePanels& got, const std::vector<float>& w, si
     ASSERT_EQ(got.data[i], want.data[i]) << i;
 }
 
+// The first Get() of `lazy` succeeds and packs exactly what PackPanels packs from `w`.
+void ExpectPacks(const LazyPanels& lazy, const std::vector<float>& w, size_t n, size_t k) {
+  auto p = lazy.Get();
+  ASSERT_TRUE(p.ok());
+  ExpectSame(**p, w, n, k);
+}
+
 TEST(LazyPanels, BorrowedPacksOnFirstGetOnly) {
   const size_t n = 37, k = 19;
   const std::vector<float> w = Weights(n, k);
@@ -44,19 +51,13 @@ TEST(LazyPanels, Transposed) {
   std::vector<float> t(k * n);                 // [k][n]
   for (size_t i = 0; i < n; ++i)
     for (size_t j = 0; j < k; ++j) t[j * n + i] = w[i * k + j];
-  const LazyPanels lazy(t.data(), n, k, true);
-  auto p = lazy.Get();
-  ASSERT_TRUE(p.ok());
-  ExpectSame(**p, w, n, k);
+  ExpectPacks(LazyPanels(t.data(), n, k, true), w, n, k);
 }
 
 TEST(LazyPanels, Owned) {
   const size_t n = 16, k = 5;
   const std::vector<float> w = Weights(n, k);
-  const LazyPanels lazy(std::vector<float>(w), n, k);
-  auto p = lazy.Get();
-  ASSERT_TRUE(p.ok());
-  ExpectSame(**p, w, n, k);
+  ExpectPacks(LazyPanels(std::vector<float>(w), n, k), w, n, k);
 }
 
 TEST(LazyPanels, ConcurrentFirstUse) {
