@@ -139,7 +139,8 @@ def paired_bootstrap(q: SetResult, base: SetResult, n: int = 1000, seed: int = 0
 def row_info(path: Path) -> Dict[str, Any]:
     from ..export.reader import read_model
 
-    md = read_model(path, verify_checksum=False).metadata
+    model = read_model(path, verify_checksum=False)
+    md = model.metadata
     layers = md.get("quantization", {}).get("layers", {})
     above = sorted({n for n, l in layers.items() if l.get("bits", 32) > 2}) if layers else []
     bits = md.get("bits_per_weight", 32.0 if not layers else None)
@@ -150,6 +151,7 @@ def row_info(path: Path) -> Dict[str, Any]:
         "bits_per_weight": bits,
         "weight_bytes": md.get("weight_bytes"),
         "file_bytes": path.stat().st_size,
+        "checksum": model.checksum,  # keys the hypothesis cache: a re-exported row is decoded again
         "above_2_bits": above,
     }
 
@@ -178,11 +180,12 @@ def build_table(asr_cli: Path, rows: Sequence[Path], baseline: str, sets: Sequen
         for s in sets:
             utts = read_manifest(manifests / f"{s}.jsonl", limit)
             hyp_file = cache / f"{info['row']}.{s}.json"
-            if hyp_file.exists() and json.loads(hyp_file.read_text()).get("model_bytes") == info["file_bytes"]:
-                hyps = json.loads(hyp_file.read_text())["hyps"]
+            cached = json.loads(hyp_file.read_text()) if hyp_file.exists() else {}
+            if cached.get("checksum") == info["checksum"]:
+                hyps = cached["hyps"]
             else:
                 hyps = transcribe(asr_cli, path, [corpus / u["audio"] for u in utts], beam, threads)
-                hyp_file.write_text(json.dumps({"model_bytes": info["file_bytes"], "hyps": hyps}))
+                hyp_file.write_text(json.dumps({"checksum": info["checksum"], "hyps": hyps}))
             per[info["row"]][s] = score([u["text"] for u in utts], hyps)
             print(f"{info['row']:<28} {s:<20} WER {per[info['row']][s].wer:6.2f}", flush=True)
         results["rows"].append(info)
