@@ -1,6 +1,7 @@
 """Results table: scoring, paired bootstrap, row export metadata and the markdown."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -65,3 +66,39 @@ def test_export_rows_rejects_malformed_ptq_rows(tmp_path: Path, bad: str) -> Non
     spm.write_bytes(b"x")
     with pytest.raises((ValueError, KeyError, FileNotFoundError)):
         export_rows(ckpt, spm, tmp_path / "rows", [bad], [])
+
+
+def test_table_caches_hypotheses_per_model_beam_and_utterances(tmp_path: Path) -> None:
+    from qasr.quant.results import build_table
+
+    torch.manual_seed(0)
+    model = VGGTransformer(get_config("tiny", 40)).eval()
+    ckpt = tmp_path / "t.pt"
+    torch.save({"config": model.cfg.to_dict(), "model": model.state_dict()}, ckpt)
+    spm = tmp_path / "spm.model"
+    spm.write_bytes(b"x")
+    rows = export_rows(ckpt, spm, tmp_path / "rows", ["rtn:w4g64"], [])
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "s.jsonl").write_text("".join(f'{{"id": "u{i}", "audio": "u{i}.wav", "text": "a b"}}\n' for i in range(3)))
+    calls = tmp_path / "calls"
+    fake = tmp_path / "asr-cli"  # writes "a b" for every file, logs each invocation
+    fake.write_text(f'#!/bin/sh\necho run >> {calls}\nout=""\nprev=""\nfor a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done\n'
+                    'for a in "$@"; do case "$a" in *.wav) echo "a b" > "$out/$(basename "$a" .wav).txt";; esac; done\n')
+    fake.chmod(0o755)
+
+    def run(beam: int, limit: int) -> None:
+        build_table(fake, rows, "fp32", ["s"], tmp_path / "m", tmp_path, beam, 1, limit, tmp_path / "out")
+
+    run(5, 0)
+    assert calls.read_text().count("run") == 2  # one call per row
+    run(5, 0)
+    assert calls.read_text().count("run") == 2  # cached
+    run(3, 0)
+    run(3, 2)
+    assert calls.read_text().count("run") == 6  # another beam, then another utterance list
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [r["sets"]["s"]["wer"] for r in res["rows"]] == [0.0, 0.0]
+    with pytest.raises(SystemExit):
+        build_table(tmp_path / "missing", rows, "fp32", ["s"], tmp_path / "m", tmp_path, 4, 1, 0, tmp_path / "out")
+    with pytest.raises(SystemExit):
+        build_table(fake, rows, "nope", ["s"], tmp_path / "m", tmp_path, 5, 1, 0, tmp_path / "out")

@@ -103,6 +103,8 @@ def read_manifest(path: Path, limit: int = 0) -> List[Dict[str, Any]]:
 
 def transcribe(asr_cli: Path, model: Path, wavs: Sequence[Path], beam: int, threads: int) -> List[str]:
     """Hypotheses of ``asr-cli transcribe`` for ``wavs`` (one segment each, txt output)."""
+    if not Path(asr_cli).is_file():
+        raise SystemExit(f"asr-cli not found at {asr_cli} (build it: cmake --build build --target asr-cli)")
     with tempfile.TemporaryDirectory() as d:
         cmd = [str(asr_cli), "transcribe", "-m", str(model), "-b", str(beam), "-t", str(threads), "--no-vad", "-q", "-f", "txt", "-o", d]
         for i in range(0, len(wavs), 500):
@@ -174,23 +176,25 @@ def build_table(asr_cli: Path, rows: Sequence[Path], baseline: str, sets: Sequen
     per: Dict[str, Dict[str, SetResult]] = {}
     cache = out / "hyps"
     cache.mkdir(exist_ok=True)
-    for path in rows:
-        info = row_info(path)
+    infos = [row_info(p) for p in rows]
+    if baseline not in {i["row"] for i in infos}:
+        raise SystemExit(f"baseline row {baseline!r} not among the rows ({', '.join(i['row'] for i in infos)})")
+    for path, info in zip(rows, infos):
         per[info["row"]] = {}
         for s in sets:
             utts = read_manifest(manifests / f"{s}.jsonl", limit)
+            # The cache is valid for this very model, beam and utterance list only.
+            key = {"checksum": info["checksum"], "beam": beam, "utts": [u["id"] for u in utts]}
             hyp_file = cache / f"{info['row']}.{s}.json"
             cached = json.loads(hyp_file.read_text()) if hyp_file.exists() else {}
-            if cached.get("checksum") == info["checksum"]:
+            if cached.get("key") == key:
                 hyps = cached["hyps"]
             else:
                 hyps = transcribe(asr_cli, path, [corpus / u["audio"] for u in utts], beam, threads)
-                hyp_file.write_text(json.dumps({"checksum": info["checksum"], "hyps": hyps}))
+                hyp_file.write_text(json.dumps({"key": key, "hyps": hyps}))
             per[info["row"]][s] = score([u["text"] for u in utts], hyps)
             print(f"{info['row']:<28} {s:<20} WER {per[info['row']][s].wer:6.2f}", flush=True)
         results["rows"].append(info)
-    if baseline not in per:
-        raise SystemExit(f"baseline row {baseline!r} not among the rows")
     for info in results["rows"]:
         info["sets"] = {}
         for s in sets:
