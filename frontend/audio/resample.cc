@@ -18,6 +18,8 @@ struct StreamingResampler::Impl {
 
 namespace {
 constexpr int kMaxRate = 10'000'000;
+constexpr size_t kProcessSlack = 256;  // output room beyond the rate ratio per Process() call
+constexpr size_t kFlushRoom = 4096;    // output room per flush step in Finish()
 }  // namespace
 
 StreamingResampler::StreamingResampler(int in_rate, int out_rate, std::unique_ptr<Impl> impl)
@@ -57,7 +59,7 @@ Status StreamingResampler::Process(std::span<const float> input, std::vector<flo
   size_t consumed = 0;
   do {
     const size_t remaining = input.size() - consumed;
-    const size_t room = static_cast<size_t>(std::ceil(remaining * impl_->ratio)) + 256;
+    const size_t room = static_cast<size_t>(std::ceil(remaining * impl_->ratio)) + kProcessSlack;
     const size_t old = out->size();
     out->resize(old + room);
     size_t idone = 0;
@@ -78,13 +80,12 @@ Status StreamingResampler::Finish(std::vector<float>* out) {
   if (finished_) return InvalidArgument("resample: Finish() called twice");
   finished_ = true;
   if (!impl_) return Status::Ok();
-  constexpr size_t kRoom = 4096;
   for (;;) {
     const size_t old = out->size();
-    out->resize(old + kRoom);
+    out->resize(old + kFlushRoom);
     size_t odone = 0;
-    const soxr_error_t error =
-        soxr_process(impl_->handle.get(), nullptr, 0, nullptr, out->data() + old, kRoom, &odone);
+    const soxr_error_t error = soxr_process(impl_->handle.get(), nullptr, 0, nullptr,
+                                            out->data() + old, kFlushRoom, &odone);
     out->resize(old + odone);
     if (error != nullptr) return Internal(std::string("resample: ") + error);
     if (odone == 0) break;
@@ -97,7 +98,10 @@ Result<std::vector<float>> Resample(std::span<const float> input, int in_rate, i
   auto resampler = StreamingResampler::Create(in_rate, out_rate, quality);
   if (!resampler.ok()) return resampler.status();
   std::vector<float> out;
-  out.reserve(static_cast<size_t>(std::ceil(input.size() * (double(out_rate) / in_rate))) + 16);
+  // Room for Process()'s and Finish()'s output windows: the vector is never
+  // reallocated (and copied) on the way.
+  out.reserve(static_cast<size_t>(std::ceil(input.size() * (double(out_rate) / in_rate))) +
+              kProcessSlack + kFlushRoom);
   QASR_RETURN_IF_ERROR(resampler->Process(input, &out));
   QASR_RETURN_IF_ERROR(resampler->Finish(&out));
   return out;

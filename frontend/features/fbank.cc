@@ -29,6 +29,42 @@ size_t RoundUpPowerOfTwo(size_t n) {
   return p;
 }
 
+// Position of z[j] in the bit-reversed input of a `half`-point radix-2 FFT.
+std::vector<uint32_t> BitReversal(size_t half) {
+  const int bits = std::countr_zero(half);
+  std::vector<uint32_t> rev(half);
+  for (size_t j = 0; j < half; ++j) {
+    uint32_t r = 0;
+    for (int b = 0; b < bits; ++b) r |= static_cast<uint32_t>((j >> b) & 1u) << (bits - 1 - b);
+    rev[j] = r;
+  }
+  return rev;
+}
+
+// (cos, -sin)(2 pi k / half) for k < half / 2: the complex FFT's twiddles.
+std::vector<double> Twiddles(size_t half) {
+  std::vector<double> t(2 * std::max<size_t>(half / 2, 1));
+  for (size_t k = 0; k < half / 2; ++k) {
+    const double angle =
+        2.0 * std::numbers::pi * static_cast<double>(k) / static_cast<double>(half);
+    t[2 * k] = std::cos(angle);
+    t[2 * k + 1] = -std::sin(angle);
+  }
+  return t;
+}
+
+// (cos, sin)(2 pi k / fft_size) for k < fft_size / 2: the real split step.
+std::vector<double> SplitTable(size_t fft_size) {
+  std::vector<double> t(fft_size);
+  for (size_t k = 0; k < fft_size / 2; ++k) {
+    const double angle =
+        2.0 * std::numbers::pi * static_cast<double>(k) / static_cast<double>(fft_size);
+    t[2 * k] = std::cos(angle);
+    t[2 * k + 1] = std::sin(angle);
+  }
+  return t;
+}
+
 }  // namespace
 
 Result<Fbank> Fbank::Create(const FbankOptions& options) {
@@ -39,7 +75,7 @@ Result<Fbank> Fbank::Create(const FbankOptions& options, const FbankKernels& ker
   const double window = options.sample_rate * 0.001 * options.frame_length_ms;
   const double shift = options.sample_rate * 0.001 * options.frame_shift_ms;
   if (options.sample_rate < 1000 || options.sample_rate > 768000 || !(window >= 2.0) ||
-      window > 65536.0 || !(shift >= 1.0) || !(options.max_abs_sample > 0.0f)) {
+      window > 65536.0 || !(shift >= 1.0) || shift > 65536.0 || !(options.max_abs_sample > 0.0f)) {
     return InvalidArgument("fbank: bad options (rate " + std::to_string(options.sample_rate) +
                            " Hz, frame " + std::to_string(options.frame_length_ms) + " ms, shift " +
                            std::to_string(options.frame_shift_ms) + " ms)");
@@ -51,16 +87,36 @@ Result<Fbank> Fbank::Create(const FbankOptions& options, const FbankKernels& ker
   f.window_size_ = static_cast<size_t>(window);
   f.window_shift_ = static_cast<size_t>(shift);
   const size_t fft_size = RoundUpPowerOfTwo(f.window_size_);
+  f.fft_size_ = fft_size;
   auto mel =
       MakeMelBanks(static_cast<size_t>(std::max(options.num_mel_bins, 0)), fft_size,
                    static_cast<float>(options.sample_rate), options.low_freq, options.high_freq);
   if (!mel.ok()) return mel.status();
   f.mel_ = std::move(mel).value();
-  auto fft = RealFft::Create(fft_size, kFbankBatch);
-  if (!fft.ok()) return fft.status();
-  f.fft_ = std::make_unique<RealFft>(std::move(fft).value());
+  if (kernels.target == 0) {  // the scalar reference transforms with FFTW
+    auto fft = RealFft::Create(fft_size, 1);
+    if (!fft.ok()) return fft.status();
+    f.reference_fft_ = std::make_unique<RealFft>(std::move(fft).value());
+  }
   f.window_ = PoveyWindow(f.window_size_);
+  f.bitrev_ = BitReversal(fft_size / 2);
+  f.twiddle_ = Twiddles(fft_size / 2);
+  f.split_ = SplitTable(fft_size);
   return f;
+}
+
+FbankPlan Fbank::Plan() const {
+  return {window_size_,
+          fft_size_,
+          options_.preemphasis,
+          std::numeric_limits<float>::epsilon(),
+          window_.data(),
+          bitrev_.data(),
+          twiddle_.data(),
+          split_.data(),
+          {mel_.num_bins, mel_.start.data(), mel_.offset.data(), mel_.length.data(),
+           mel_.weights.data()},
+          reference_fft_.get()};
 }
 
 size_t Fbank::NumFrames(size_t num_samples) const {
@@ -98,25 +154,17 @@ void Fbank::ComputeFrames(const float* samples, size_t num_frames, Features* out
   out->dim = dim;
   out->data.resize((out->num_frames + num_frames) * dim);
   if (num_frames == 0) return;
-  const size_t fft_size = fft_->size();
-  const size_t num_bins = fft_size / 2 + 1;
+  const FbankPlan plan = Plan();
+  const size_t lanes = kernels_.lanes;
   // Per-call scratch keeps Fbank const and shareable between threads.
-  FftBuffer fft_in = AllocateFftBuffer(fft_size * kFbankBatch);
-  FftBuffer fft_out = AllocateFftBuffer((fft_size + 2) * kFbankBatch);
-  std::vector<double> power(num_bins * kFbankBatch);
-  const MelView mel{dim, mel_.start.data(), mel_.offset.data(), mel_.length.data(),
-                    mel_.weights.data()};
-  const double floor = std::numeric_limits<float>::epsilon();
-  for (size_t t = 0; t < num_frames; t += kFbankBatch) {
-    // A short last batch leaves stale rows in fft_in; their output is dropped.
-    const size_t frames = std::min(kFbankBatch, num_frames - t);
-    for (size_t f = 0; f < frames; ++f) {
-      kernels_.prepare_frame(samples + (t + f) * window_shift_, window_size_, options_.preemphasis,
-                             window_.data(), fft_in.get() + f * fft_size);
-    }
-    fft_->Forward(fft_in.get(), fft_out.get());
-    kernels_.power_spectrum(fft_out.get(), num_bins * kFbankBatch, power.data());
-    kernels_.mel_log(power.data(), mel, floor, out->row(out->num_frames), dim, frames);
+  // Aligned to 64 bytes: whole SIMD vectors and FFTW's buffers.
+  std::vector<double> buffer(FbankScratchSize(plan, lanes) + 8);
+  const size_t misalign = reinterpret_cast<uintptr_t>(buffer.data()) % 64 / sizeof(double);
+  double* scratch = buffer.data() + (misalign == 0 ? 0 : 8 - misalign);
+  for (size_t t = 0; t < num_frames; t += lanes) {
+    const size_t frames = std::min(lanes, num_frames - t);
+    kernels_.compute(plan, samples + t * window_shift_, window_shift_, frames,
+                     out->row(out->num_frames), dim, scratch);
     out->num_frames += frames;
   }
 }

@@ -52,7 +52,7 @@ class Fbank {
   size_t window_size() const { return window_size_; }
   size_t window_shift() const { return window_shift_; }
   size_t dim() const { return mel_.num_bins; }
-  const char* kernel_target() const { return kernels_.target; }
+  const char* kernel_target() const { return kernels_.name; }
   // Frames a waveform of num_samples samples yields (snip_edges).
   size_t NumFrames(size_t num_samples) const;
 
@@ -69,12 +69,18 @@ class Fbank {
 
  private:
   Fbank() = default;
+  FbankPlan Plan() const;
+
   FbankOptions options_;
   size_t window_size_ = 0;
   size_t window_shift_ = 0;
+  size_t fft_size_ = 0;
   std::vector<double> window_;
+  std::vector<uint32_t> bitrev_;
+  std::vector<double> twiddle_;
+  std::vector<double> split_;
   MelBanks mel_;
-  std::unique_ptr<RealFft> fft_;
+  std::unique_ptr<RealFft> reference_fft_;  // only with the scalar reference kernels
   FbankKernels kernels_{};
 };
 

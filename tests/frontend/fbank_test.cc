@@ -45,19 +45,50 @@ TEST(FbankTest, SilenceIsTheLogFloor) {
   for (float v : f->data) EXPECT_FLOAT_EQ(v, floor);
 }
 
-TEST(FbankTest, SimdKernelsMatchScalarReference) {
-  auto simd = Fbank::Create();
-  auto ref = Fbank::Create(FbankOptions{}, ScalarFbankKernels());
-  ASSERT_TRUE(simd.ok() && ref.ok());
-  const auto x = Speechy(16000 + 77, 1);
-  auto a = simd->Compute(x);
-  auto b = ref->Compute(x);
-  ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_EQ(a->data.size(), b->data.size());
-  float worst = 0;
-  for (size_t i = 0; i < a->data.size(); ++i)
-    worst = std::max(worst, std::fabs(a->data[i] - b->data[i]));
-  EXPECT_LT(worst, 1e-5f) << "target " << simd->kernel_target();
+// Every compiled SIMD target this CPU runs (own FFT, frames across lanes)
+// against the scalar reference (per frame, FFTW), at frame sizes that give
+// FFTs with an even and an odd number of radix-2 passes, odd windows, and
+// frame counts that leave a partial last batch.
+TEST(FbankTest, EverySimdTargetMatchesScalarReference) {
+  struct Case {
+    int rate;
+    float frame_ms;
+    float shift_ms;
+  };
+  // Windows 400 (N 512), 551 (N 1024), 200 (N 256), 1102 (N 2048), 40 (N 64).
+  const Case cases[] = {
+      {16000, 25, 10}, {22050, 25, 10}, {8000, 25, 10}, {44100, 25, 10}, {16000, 2.5f, 1}};
+  const auto kernels = SupportedFbankKernels();
+  ASSERT_FALSE(kernels.empty());
+  for (const Case& c : cases) {
+    FbankOptions options;
+    options.sample_rate = c.rate;
+    options.frame_length_ms = c.frame_ms;
+    options.frame_shift_ms = c.shift_ms;
+    options.num_mel_bins = c.frame_ms < 5 ? 10 : 80;
+    auto ref = Fbank::Create(options, ScalarFbankKernels());
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    for (uint32_t seed : {1u, 2u}) {
+      // Speech-like input, and a pure tone whose far bins are ~100 dB down.
+      const size_t n = static_cast<size_t>(c.rate) + 77 * seed;
+      const auto x = seed == 1 ? Speechy(n, seed) : testing::Sine(n, c.rate, 440.0, 8000.0);
+      auto want = ref->Compute(x);
+      ASSERT_TRUE(want.ok());
+      for (const FbankKernels& k : kernels) {
+        auto simd = Fbank::Create(options, k);
+        ASSERT_TRUE(simd.ok());
+        auto got = simd->Compute(x);
+        ASSERT_TRUE(got.ok());
+        ASSERT_EQ(got->num_frames, want->num_frames);
+        ASSERT_EQ(got->data.size(), want->data.size());
+        float worst = 0;
+        for (size_t i = 0; i < got->data.size(); ++i)
+          worst = std::max(worst, std::fabs(got->data[i] - want->data[i]));
+        EXPECT_LT(worst, 2e-5f) << k.name << " at " << c.rate << " Hz, " << c.frame_ms
+                                << " ms frames, seed " << seed;
+      }
+    }
+  }
 }
 
 TEST(FbankTest, RejectsNonFiniteAndHugeSamples) {
