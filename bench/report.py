@@ -8,7 +8,10 @@ With --benchmark_repetitions the median aggregate is used. --time cpu uses
 CPU time (robust on a shared machine; for 1-thread rows it is the work the
 thread did), --time real (default) wall time. Ratios are baseline_time / qasr_time (> 1: qasr is faster). "of membw" is
 qasr's weight-streaming rate over the matching-size membw/read probe
-(cache-resident sizes) and over the 256 MiB DRAM probe.
+(cache-resident sizes) and over the 256 MiB DRAM probe. Rows named
+.../stream rotate over copies of the layer larger than the L3 cache, so their
+weights come from DRAM ("weights: DRAM"); they are compared with the DRAM
+probe only.
 """
 import argparse
 import json
@@ -16,7 +19,8 @@ import re
 import sys
 from collections import defaultdict
 
-NAME = re.compile(r"^gemm/(?P<impl>[^/]+)/M(?P<m>\d+)xN(?P<n>\d+)xK(?P<k>\d+)/threads:(?P<t>\d+)")
+NAME = re.compile(r"^gemm/(?P<impl>[^/]+)/M(?P<m>\d+)xN(?P<n>\d+)xK(?P<k>\d+)/threads:(?P<t>\d+)"
+                  r"(?P<stream>/stream)?(?:/|$)")
 BASELINES = ["onednn_f32", "onednn_s8", "xnnpack_f32", "xnnpack_qs8"]
 
 
@@ -45,7 +49,7 @@ def load(path, clock="real"):
         m = NAME.match(name)
         if not m:
             continue
-        key = (int(m["m"]), int(m["n"]), int(m["k"]), int(m["t"]))
+        key = (int(m["m"]), int(m["n"]), int(m["k"]), int(m["t"]), bool(m["stream"]))
         times[(m["impl"], key)] = b[f"{clock}_time"]
         bw[(m["impl"], key)] = rate
     return times, bw, membw
@@ -70,12 +74,12 @@ def main():
     keys = sorted({k for (_, k) in times})
     impls = sorted({i for (i, _) in times if i.startswith("qasr_")})
     out = sys.stdout
-    out.write("| M | N | K | thr | impl | time (us) | " +
+    out.write("| M | N | K | thr | weights | impl | time (us) | " +
               " | ".join(f"vs {b}" for b in BASELINES) + " | of membw (cache / DRAM) |\n")
-    out.write("|" + "---|" * (7 + len(BASELINES)) + "\n")
+    out.write("|" + "---|" * (8 + len(BASELINES)) + "\n")
     chart = defaultdict(dict)
     for key in keys:
-        m, n, k, t = key
+        m, n, k, t, stream = key
         for impl in impls:
             if (impl, key) not in times:
                 continue
@@ -85,16 +89,18 @@ def main():
                 base = times.get((b, key))
                 ratios.append(f"{base / mine:.2f}x" if base else "-")
                 if base and b == "onednn_f32" and t == 1:
-                    chart[impl][f"M{m} {k}x{n}"] = base / mine
+                    chart[impl][f"M{m} {k}x{n}" + (" stream" if stream else "")] = base / mine
             rate = bw.get((impl, key), 0.0)
             weight_bytes = rate * mine * 1e-6
             probe = cache_probe(membw, weight_bytes)
             frac = []
-            if probe:
+            if probe and not stream:  # streamed weights come from DRAM, not a cache
                 frac.append(f"{rate / probe:.0%}")
             if "dram" in membw:
                 frac.append(f"{rate / membw['dram']:.0%}")
-            out.write(f"| {m} | {n} | {k} | {t} | {impl} | {mine:.1f} | " + " | ".join(ratios) +
+            where = "DRAM" if stream else "cached"
+            out.write(f"| {m} | {n} | {k} | {t} | {where} | {impl} | {mine:.1f} | " +
+                      " | ".join(ratios) +
                       f" | {' / '.join(frac) or '-'} |\n")
     if membw:
         out.write("\nmembw/read: " + ", ".join(f"{s}: {v / 1e9:.1f} GB/s"

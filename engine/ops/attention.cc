@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/ops/elementwise.h"
+#include "engine/ops/parallel.h"
 
 namespace qasr::engine {
 
@@ -12,23 +13,24 @@ namespace {
 constexpr size_t kScoreBlockFloats = size_t{1} << 16;
 }  // namespace
 
-Status PackHeads(const float* k, size_t ldk, const float* v, size_t ldv, size_t tk,
-                 const AttentionShape& shape, HeadPanels& out) {
+Status PackHeads(const OpContext& ctx, const float* k, size_t ldk, const float* v, size_t ldv,
+                 size_t tk, const AttentionShape& shape, HeadPanels& out) {
   const size_t hd = shape.head_dim;
   out.k.resize(shape.heads);
   out.v.resize(shape.heads);
   out.keys = tk;
-  for (size_t h = 0; h < shape.heads; ++h) {
-    QASR_RETURN_IF_ERROR(kernels::PackPanels(k + h * hd, ldk, tk, hd, false, out.k[h]));
-    QASR_RETURN_IF_ERROR(kernels::PackPanels(v + h * hd, ldv, hd, tk, true, out.v[h]));
-  }
-  return Status::Ok();
+  // Items: K and V of every head, each packed into its own panels.
+  return ParallelSlots(ctx, 2 * shape.heads, [&](size_t, size_t item) {
+    const size_t h = item / 2;
+    return item % 2 == 0 ? kernels::PackPanels(k + h * hd, ldk, tk, hd, false, out.k[h])
+                         : kernels::PackPanels(v + h * hd, ldv, hd, tk, true, out.v[h]);
+  });
 }
 
 Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale, const float* q,
                  size_t ldq, size_t tq, const HeadPanels& kv, size_t valid_keys, float* out,
                  size_t ldo, AttentionScratch& scratch) {
-  const size_t d = shape.d(), hd = shape.head_dim, tk = kv.keys;
+  const size_t hd = shape.head_dim, tk = kv.keys;
   const size_t nk = std::min(valid_keys, tk);
   if (tq == 0) return Status::Ok();
   if (nk == 0) return InvalidArgument("attention: no valid keys");
@@ -37,29 +39,32 @@ Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale,
   // tile) so that one block's scores stay in L2 (~256 KiB; 288 KiB for 48
   // rows of 1500 keys) between Q.K^T, softmax and P.V,
   // instead of a [tq][tk] matrix (9 MiB per head at 1500 encoder steps)
-  // streamed through memory three times. Each output is computed in the
-  // same order whatever the block, so results do not depend on it.
+  // streamed through memory three times. Each (head, block) is one parallel
+  // item on one thread with its own scratch; each output is computed in the
+  // same order whatever the block or thread, so results do not depend on them.
   const size_t block = std::min(tq, std::max<size_t>(48, (kScoreBlockFloats / tk) / 48 * 48));
-  if (scratch.q.size() < block * d) scratch.q.resize(block * d);
-  if (scratch.scores.size() < block * tk) scratch.scores.resize(block * tk);
-  float* scores = scratch.scores.data();
-  for (size_t r0 = 0; r0 < tq; r0 += block) {
+  const size_t blocks = (tq + block - 1) / block;
+  const size_t items = shape.heads * blocks;
+  const size_t slots = std::min(NumThreads(ctx), items);
+  if (scratch.q.size() < slots * block * hd) scratch.q.resize(slots * block * hd);
+  if (scratch.scores.size() < slots * block * tk) scratch.scores.resize(slots * block * tk);
+  return ParallelSlots(ctx, items, [&](size_t slot, size_t item) -> Status {
+    const size_t h = item % shape.heads, r0 = item / shape.heads * block;
     const size_t rows = std::min(block, tq - r0);
+    float* qh = scratch.q.data() + slot * block * hd;
+    float* scores = scratch.scores.data() + slot * block * tk;
     for (size_t i = 0; i < rows; ++i)
-      for (size_t j = 0; j < d; ++j) scratch.q[i * d + j] = q[(r0 + i) * ldq + j] * scale;
-    for (size_t h = 0; h < shape.heads; ++h) {
-      QASR_RETURN_IF_ERROR(kernels::DenseGemmPanels(*ctx.dense, scratch.q.data() + h * hd, d, rows,
-                                                    kv.k[h], nullptr, scores, tk, ctx.pool));
-      for (size_t i = 0; i < rows; ++i) {
-        float* row = scores + i * tk;
-        ctx.dense->softmax(row, nk);
-        std::fill(row + nk, row + tk, 0.0f);  // masked keys: probability 0
-      }
-      QASR_RETURN_IF_ERROR(kernels::DenseGemmPanels(*ctx.dense, scores, tk, rows, kv.v[h], nullptr,
-                                                    out + r0 * ldo + h * hd, ldo, ctx.pool));
+      for (size_t j = 0; j < hd; ++j) qh[i * hd + j] = q[(r0 + i) * ldq + h * hd + j] * scale;
+    QASR_RETURN_IF_ERROR(
+        kernels::DenseGemmPanels(*ctx.dense, qh, hd, rows, kv.k[h], nullptr, scores, tk, nullptr));
+    for (size_t i = 0; i < rows; ++i) {
+      float* row = scores + i * tk;
+      ctx.dense->softmax(row, nk);
+      std::fill(row + nk, row + tk, 0.0f);  // masked keys: probability 0
     }
-  }
-  return Status::Ok();
+    return kernels::DenseGemmPanels(*ctx.dense, scores, tk, rows, kv.v[h], nullptr,
+                                    out + r0 * ldo + h * hd, ldo, nullptr);
+  });
 }
 
 void AttendRows(const OpContext& ctx, const AttentionShape& shape, float scale, const float* q,

@@ -28,13 +28,16 @@ struct HeadPanels {
   size_t keys = 0;
 };
 
-Status PackHeads(const float* k, size_t ldk, const float* v, size_t ldv, size_t tk,
-                 const AttentionShape& shape, HeadPanels& out);
+// Heads packed in parallel on ctx's pool.
+Status PackHeads(const OpContext& ctx, const float* k, size_t ldk, const float* v, size_t ldv,
+                 size_t tk, const AttentionShape& shape, HeadPanels& out);
 
 struct AttentionScratch {
-  std::vector<float> q;       // scaled queries of one block of rows [<= tq][d]
-  std::vector<float> scores;  // one block of rows: <= max(64 Ki, 48 * tk) floats
-  HeadPanels heads;           // self-attention keys/values
+  // Per thread (slot): one block of one head's scaled queries [block][head_dim]
+  // and its scores [block][tk] (block: <= max(64 Ki / tk, 48) rows).
+  std::vector<float> q;
+  std::vector<float> scores;
+  HeadPanels heads;  // self-attention keys/values
 };
 
 // Attention of tq queries (row stride ldq) over packed keys/values; out is

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/ops/parallel.h"
+
 namespace qasr::engine {
 
 std::vector<float> PermuteConv2dWeight(const float* w, const Conv2dShape& s) {
@@ -19,13 +21,25 @@ std::vector<float> PermuteConv2dWeight(const float* w, const Conv2dShape& s) {
 Status Conv2d(const OpContext& ctx, const Conv2dShape& s, const LinearWeights& w, const float* x,
               size_t time, size_t freq, float* y, Conv2dScratch& scratch) {
   const size_t k = s.kernel, pad = k / 2, cin = s.in_channels, cols = k * k * cin;
-  // Patches for a chunk of frames at a time: bounded scratch (~1 MiB) for any length.
-  const size_t chunk = std::max<size_t>(1, (size_t{1} << 18) / (freq * cols));
+  // Patches for a chunk of frames at a time: bounded scratch (~1 MiB per
+  // thread) for any length, and at least four chunks per thread when the clip
+  // allows, one chunk per parallel item. A patch row's GEMM result does not
+  // depend on the rows it is batched with, so the chunking changes no bits.
+  const size_t threads = NumThreads(ctx);
+  size_t chunk = std::max<size_t>(1, (size_t{1} << 18) / (freq * cols));
+  if (threads > 1) chunk = std::min(chunk, std::max<size_t>(1, time / (4 * threads)));
+  const size_t chunks = (time + chunk - 1) / chunk;
   const size_t rows_max = std::min(chunk, time) * freq;
-  if (scratch.patches.size() < rows_max * cols) scratch.patches.resize(rows_max * cols);
-  for (size_t t0 = 0; t0 < time; t0 += chunk) {
-    const size_t t1 = std::min(time, t0 + chunk);
-    float* p = scratch.patches.data();
+  const size_t slots = std::min(threads, chunks);
+  if (scratch.slots.size() < slots) scratch.slots.resize(slots);
+  for (size_t i = 0; i < slots; ++i)
+    if (scratch.slots[i].patches.size() < rows_max * cols)
+      scratch.slots[i].patches.resize(rows_max * cols);
+  const OpContext single = SingleThreaded(ctx);
+  return ParallelSlots(ctx, chunks, [&](size_t slot, size_t c) {
+    const size_t t0 = c * chunk, t1 = std::min(time, t0 + chunk);
+    Conv2dScratch::Slot& mine = scratch.slots[slot];
+    float* p = mine.patches.data();
     for (size_t t = t0; t < t1; ++t)
       for (size_t f = 0; f < freq; ++f, p += cols)
         for (size_t i = 0; i < k; ++i) {
@@ -42,10 +56,9 @@ Status Conv2d(const OpContext& ctx, const Conv2dShape& s, const LinearWeights& w
             }
           }
         }
-    QASR_RETURN_IF_ERROR(Linear(ctx, w, scratch.patches.data(), cols, (t1 - t0) * freq,
-                                y + t0 * freq * s.out_channels, s.out_channels, scratch.linear));
-  }
-  return Status::Ok();
+    return Linear(single, w, mine.patches.data(), cols, (t1 - t0) * freq,
+                  y + t0 * freq * s.out_channels, s.out_channels, mine.linear);
+  });
 }
 
 void MaxPoolCeil(const float* x, size_t time, size_t freq, size_t channels, size_t pool, float* y) {
@@ -65,6 +78,16 @@ void MaxPoolCeil(const float* x, size_t time, size_t freq, size_t channels, size
           }
         }
     }
+}
+
+void MaxPoolCeil(const OpContext& ctx, const float* x, size_t time, size_t freq, size_t channels,
+                 size_t pool, float* y) {
+  const size_t to = (time + pool - 1) / pool, fo = (freq + pool - 1) / pool;
+  const size_t grain = std::max<size_t>(1, (size_t{1} << 13) / (pool * freq * channels));
+  ParallelRanges(ctx, to, grain, [&](size_t o0, size_t o1) {
+    const size_t i0 = o0 * pool, i1 = std::min(time, o1 * pool);
+    MaxPoolCeil(x + i0 * freq * channels, i1 - i0, freq, channels, pool, y + o0 * fo * channels);
+  });
 }
 
 }  // namespace qasr::engine

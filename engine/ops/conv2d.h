@@ -23,8 +23,11 @@ struct Conv2dShape {
 std::vector<float> PermuteConv2dWeight(const float* w, const Conv2dShape& shape);
 
 struct Conv2dScratch {
-  std::vector<float> patches;
-  LinearScratch linear;
+  struct Slot {  // one per thread
+    std::vector<float> patches;
+    LinearScratch linear;
+  };
+  std::vector<Slot> slots;
 };
 
 // y[t][f][o] = sum over the k x k window of x (zero outside) times W, + bias.
@@ -34,5 +37,8 @@ Status Conv2d(const OpContext& ctx, const Conv2dShape& shape, const LinearWeight
 // Max over non-overlapping pool x pool windows, partial windows at the end
 // (ceil_mode): [time][freq][c] -> [ceil(time/pool)][ceil(freq/pool)][c].
 void MaxPoolCeil(const float* x, size_t time, size_t freq, size_t channels, size_t pool, float* y);
+// The same over ranges of output frames on ctx's thread pool.
+void MaxPoolCeil(const OpContext& ctx, const float* x, size_t time, size_t freq, size_t channels,
+                 size_t pool, float* y);
 
 }  // namespace qasr::engine

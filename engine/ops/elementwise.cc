@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "engine/ops/parallel.h"
+
 namespace qasr::engine {
 
 void LayerNormRows(const float* x, size_t ldx, size_t rows, size_t dim, const float* gamma,
@@ -73,6 +75,36 @@ void LogSoftmax(const float* x, size_t n, float* y) {
   for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i] - mx));
   const float lse = mx + static_cast<float>(std::log(sum));
   for (size_t i = 0; i < n; ++i) y[i] = x[i] - lse;
+}
+
+namespace {
+constexpr size_t kGrainFloats = size_t{1} << 13;  // below this a range is not worth a thread
+size_t GrainRows(size_t row_floats) {
+  return std::max<size_t>(1, kGrainFloats / std::max<size_t>(row_floats, 1));
+}
+}  // namespace
+
+void LayerNormRows(const OpContext& ctx, const float* x, size_t ldx, size_t rows, size_t dim,
+                   const float* gamma, const float* beta, float* y, size_t ldy) {
+  ParallelRanges(ctx, rows, GrainRows(dim), [&](size_t r0, size_t r1) {
+    LayerNormRows(x + r0 * ldx, ldx, r1 - r0, dim, gamma, beta, y + r0 * ldy, ldy);
+  });
+}
+
+void LayerNormFreq(const OpContext& ctx, float* x, size_t time, size_t freq, size_t channels,
+                   const float* gamma, const float* beta) {
+  ParallelRanges(ctx, time, GrainRows(freq * channels), [&](size_t t0, size_t t1) {
+    LayerNormFreq(x + t0 * freq * channels, t1 - t0, freq, channels, gamma, beta);
+  });
+}
+
+void Relu(const OpContext& ctx, float* x, size_t n) {
+  ParallelRanges(ctx, n, kGrainFloats, [&](size_t a, size_t b) { Relu(x + a, b - a); });
+}
+
+void AddInPlace(const OpContext& ctx, float* x, const float* y, size_t n) {
+  ParallelRanges(ctx, n, kGrainFloats,
+                 [&](size_t a, size_t b) { AddInPlace(x + a, y + a, b - a); });
 }
 
 }  // namespace qasr::engine

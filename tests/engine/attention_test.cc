@@ -47,7 +47,7 @@ std::vector<double> Reference(const AttentionShape& shape, float scale, const st
   return out;
 }
 
-void Check(size_t tq, size_t tk, size_t valid, size_t packed_keys, size_t threads) {
+std::vector<float> Check(size_t tq, size_t tk, size_t valid, size_t packed_keys, size_t threads) {
   const AttentionShape shape{4, 64};
   const size_t d = shape.d();
   std::mt19937 rng(static_cast<unsigned>(tq * 31 + tk + valid));
@@ -56,26 +56,33 @@ void Check(size_t tq, size_t tk, size_t valid, size_t packed_keys, size_t thread
   kernels::ThreadPool pool(threads);
   const OpContext ctx{nullptr, &kernels::ChosenDenseKernels(), &pool};
   HeadPanels kv;
-  ASSERT_TRUE(PackHeads(k.data(), d, v.data(), d, packed_keys, shape, kv).ok());
+  EXPECT_TRUE(PackHeads(ctx, k.data(), d, v.data(), d, packed_keys, shape, kv).ok());
   AttentionScratch scratch;
   std::vector<float> out(tq * d, -1.0f);
-  ASSERT_TRUE(
+  EXPECT_TRUE(
       Attention(ctx, shape, scale, q.data(), d, tq, kv, valid, out.data(), d, scratch).ok());
   const auto ref = Reference(shape, scale, q, k, v, tq, valid);
   double worst = 0.0;
   for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::abs(out[i] - ref[i]));
   EXPECT_LT(worst, 1e-5) << "tq " << tq << " tk " << tk << " valid " << valid;
-  // Bounded scratch: one block of query rows, not [tq][tk].
-  EXPECT_LE(scratch.scores.size(), std::max<size_t>(48 * packed_keys, size_t{1} << 16));
+  // Bounded scratch: one block of query rows per thread, not [tq][tk].
+  EXPECT_LE(scratch.scores.size(), threads * std::max<size_t>(48 * packed_keys, size_t{1} << 16));
+  return out;
 }
 
 TEST(Attention, LongSequenceInBlocksMatchesReference) {
-  for (size_t threads : {1, 2}) {
+  for (size_t threads : {1, 2, 3}) {
     Check(100, 1500, 1500, 1500, threads);  // 48 + 48 + 4 query rows
     Check(100, 1500, 1400, 1500, threads);  // masked keys packed (cross-attention)
     Check(100, 1500, 1400, 1400, threads);  // only valid keys packed (self-attention)
     Check(7, 40, 33, 40, threads);          // one block smaller than the tile
   }
+}
+
+// (head, query block) items run on any thread: the bits do not change.
+TEST(Attention, ThreadCountDoesNotChangeBits) {
+  const auto one = Check(100, 1500, 1400, 1400, 1);
+  for (size_t threads : {2, 3, 5}) EXPECT_EQ(Check(100, 1500, 1400, 1400, threads), one);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/ops/elementwise.h"
+#include "engine/ops/parallel.h"
 
 namespace qasr::engine {
 
@@ -82,8 +83,8 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
         Linear(ctx, l.cross_attn.k, enc, d, frames, buf_.k.data(), d, buf_.linear));
     QASR_RETURN_IF_ERROR(
         Linear(ctx, l.cross_attn.v, enc, d, frames, buf_.v.data(), d, buf_.linear));
-    QASR_RETURN_IF_ERROR(
-        PackHeads(buf_.k.data(), d, buf_.v.data(), d, frames, {l.heads, d / l.heads}, cross_[li]));
+    QASR_RETURN_IF_ERROR(PackHeads(ctx, buf_.k.data(), d, buf_.v.data(), d, frames,
+                                   {l.heads, d / l.heads}, cross_[li]));
   }
   capacity_ = 0;
   history_.clear();
@@ -101,9 +102,12 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
   y_.assign(beams * width, 0.0f);
   logits_.assign(beams * static_cast<size_t>(w.config.vocab_size), 0.0f);
   scores_.resize(std::max(capacity_, frames));
+  // Cross-attention scratch for every thread (Attention: one block of
+  // <= beams query rows per thread), so steps never allocate.
   auto& att = buf_.attention;
-  if (att.q.size() < beams * most_d) att.q.resize(beams * most_d);
-  if (att.scores.size() < beams * frames) att.scores.resize(beams * frames);
+  const size_t slots = NumThreads(ctx);
+  if (att.q.size() < slots * beams * most_d) att.q.resize(slots * beams * most_d);
+  if (att.scores.size() < slots * beams * frames) att.scores.resize(slots * beams * frames);
   for (const auto& cv : w.decoder_convs) Prewarm(cv.w, beams, buf_.linear);
   for (const auto& l : w.decoder_layers) PrewarmLayer(l, beams, buf_.linear);
   Prewarm(w.fc_out, beams, buf_.linear);
@@ -132,7 +136,7 @@ Status DecoderState::Layer(const OpContext& ctx, const TransformerLayerWeights& 
   float* x = x_.data();
   // Self-attention: this step's K/V go straight into slot (step, i).
   QASR_RETURN_IF_ERROR(
-      ResidualBlock(l.self_attn_ln, l.normalize_before, x, n, d, buf_, [&](const float* h) {
+      ResidualBlock(ctx, l.self_attn_ln, l.normalize_before, x, n, d, buf_, [&](const float* h) {
         float* k = self_k_[li].data() + step_ * beams_ * d;
         float* v = self_v_[li].data() + step_ * beams_ * d;
         QASR_RETURN_IF_ERROR(Linear(ctx, l.self_attn.q, h, d, n, buf_.q.data(), d, buf_.linear));
@@ -152,14 +156,14 @@ Status DecoderState::Layer(const OpContext& ctx, const TransformerLayerWeights& 
                       buf_.linear);
       }));
   QASR_RETURN_IF_ERROR(
-      ResidualBlock(l.cross_attn_ln, l.normalize_before, x, n, d, buf_, [&](const float* h) {
+      ResidualBlock(ctx, l.cross_attn_ln, l.normalize_before, x, n, d, buf_, [&](const float* h) {
         QASR_RETURN_IF_ERROR(Linear(ctx, l.cross_attn.q, h, d, n, buf_.q.data(), d, buf_.linear));
         QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf_.q.data(), d, n, cross_[li], valid_,
                                        buf_.attn.data(), d, buf_.attention));
         return Linear(ctx, l.cross_attn.out, buf_.attn.data(), d, n, buf_.proj.data(), d,
                       buf_.linear);
       }));
-  return ResidualBlock(l.final_ln, l.normalize_before, x, n, d, buf_,
+  return ResidualBlock(ctx, l.final_ln, l.normalize_before, x, n, d, buf_,
                        [&](const float* h) { return FeedForward(ctx, l, h, n, buf_); });
 }
 

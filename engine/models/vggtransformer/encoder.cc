@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/ops/elementwise.h"
+#include "engine/ops/parallel.h"
 
 namespace qasr::engine {
 
@@ -35,20 +36,23 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
     for (const auto& cv : blk.convs) {
       QASR_RETURN_IF_ERROR(Conv2d(ctx, cv.shape, cv.w, cur, t, freq, other, buf.conv));
       c = cv.shape.out_channels;
-      if (cv.has_ln) LayerNormFreq(other, t, freq, c, cv.ln.gamma, cv.ln.beta);
-      Relu(other, t * freq * c);
+      if (cv.has_ln) LayerNormFreq(ctx, other, t, freq, c, cv.ln.gamma, cv.ln.beta);
+      Relu(ctx, other, t * freq * c);
       std::swap(cur, other);
     }
-    MaxPoolCeil(cur, t, freq, c, blk.pool, other);
+    MaxPoolCeil(ctx, cur, t, freq, c, blk.pool, other);
     std::swap(cur, other);
     t = (t + blk.pool - 1) / blk.pool;
     freq = blk.freq_out;
   }
   Grow(buf.x, t * c * freq);
-  for (size_t i = 0; i < t; ++i)
-    for (size_t f = 0; f < freq; ++f)
-      for (size_t ch = 0; ch < c; ++ch)
-        buf.x[i * c * freq + ch * freq + f] = cur[(i * freq + f) * c + ch];
+  float* flat = buf.x.data();
+  ParallelRanges(ctx, t, 16, [&](size_t t0, size_t t1) {
+    for (size_t i = t0; i < t1; ++i)
+      for (size_t f = 0; f < freq; ++f)
+        for (size_t ch = 0; ch < c; ++ch)
+          flat[i * c * freq + ch * freq + f] = cur[(i * freq + f) * c + ch];
+  });
   *out_frames = t;
   return Status::Ok();
 }
@@ -57,10 +61,10 @@ Status EncoderLayer(const OpContext& ctx, const TransformerLayerWeights& l, floa
                     size_t valid, LayerBuffers& buf) {
   const size_t d = l.d;
   QASR_RETURN_IF_ERROR(
-      ResidualBlock(l.self_attn_ln, l.normalize_before, x, rows, d, buf, [&](const float* h) {
+      ResidualBlock(ctx, l.self_attn_ln, l.normalize_before, x, rows, d, buf, [&](const float* h) {
         return SelfAttention(ctx, l.self_attn, l.heads, h, rows, d, valid, buf);
       }));
-  return ResidualBlock(l.final_ln, l.normalize_before, x, rows, d, buf,
+  return ResidualBlock(ctx, l.final_ln, l.normalize_before, x, rows, d, buf,
                        [&](const float* h) { return FeedForward(ctx, l, h, rows, buf); });
 }
 
@@ -93,7 +97,7 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
   out.resize(t * e);
   QASR_RETURN_IF_ERROR(
       Linear(ctx, w.encoder_out, buf.x.data(), width, t, out.data(), e, buf.layer.linear));
-  LayerNormRows(out.data(), e, t, e, w.encoder_ln.gamma, w.encoder_ln.beta, out.data(), e);
+  LayerNormRows(ctx, out.data(), e, t, e, w.encoder_ln.gamma, w.encoder_ln.beta, out.data(), e);
   return Status::Ok();
 }
 

@@ -24,7 +24,7 @@ void LayerBuffers::Reserve(size_t rows, size_t d, size_t ffn_dim) {
 Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const float* h,
                    size_t rows, LayerBuffers& buf) {
   QASR_RETURN_IF_ERROR(Linear(ctx, w.fc1, h, w.d, rows, buf.ffn.data(), w.ffn, buf.linear));
-  Relu(buf.ffn.data(), rows * w.ffn);
+  Relu(ctx, buf.ffn.data(), rows * w.ffn);
   return Linear(ctx, w.fc2, buf.ffn.data(), w.ffn, rows, buf.proj.data(), w.d, buf.linear);
 }
 
@@ -40,7 +40,7 @@ Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t hea
   const size_t keys = std::min(rows, valid_keys);
   if (keys == 0) return InvalidArgument("attention: no valid keys");
   QASR_RETURN_IF_ERROR(
-      PackHeads(buf.k.data(), d, buf.v.data(), d, keys, shape, buf.attention.heads));
+      PackHeads(ctx, buf.k.data(), d, buf.v.data(), d, keys, shape, buf.attention.heads));
   QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf.q.data(), d, rows, buf.attention.heads,
                                  valid_keys, buf.attn.data(), d, buf.attention));
   return Linear(ctx, w.out, buf.attn.data(), d, rows, buf.proj.data(), d, buf.linear);

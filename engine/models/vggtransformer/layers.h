@@ -25,16 +25,16 @@ struct LayerBuffers {
 // model.py _block: pre-LN x += fn(LN(x)); post-LN x = LN(x + fn(x)).
 // `fn` reads `rows` rows of width d from its argument and writes buf.proj.
 template <class Fn>
-Status ResidualBlock(const NormWeights& ln, bool normalize_before, float* x, size_t rows, size_t d,
-                     LayerBuffers& buf, const Fn& fn) {
+Status ResidualBlock(const OpContext& ctx, const NormWeights& ln, bool normalize_before, float* x,
+                     size_t rows, size_t d, LayerBuffers& buf, const Fn& fn) {
   if (normalize_before) {
-    LayerNormRows(x, d, rows, d, ln.gamma, ln.beta, buf.h.data(), d);
+    LayerNormRows(ctx, x, d, rows, d, ln.gamma, ln.beta, buf.h.data(), d);
     QASR_RETURN_IF_ERROR(fn(buf.h.data()));
-    AddInPlace(x, buf.proj.data(), rows * d);
+    AddInPlace(ctx, x, buf.proj.data(), rows * d);
   } else {
     QASR_RETURN_IF_ERROR(fn(x));
-    AddInPlace(x, buf.proj.data(), rows * d);
-    LayerNormRows(x, d, rows, d, ln.gamma, ln.beta, x, d);
+    AddInPlace(ctx, x, buf.proj.data(), rows * d);
+    LayerNormRows(ctx, x, d, rows, d, ln.gamma, ln.beta, x, d);
   }
   return Status::Ok();
 }
