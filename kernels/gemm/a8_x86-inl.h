@@ -155,6 +155,16 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
   for (size_t sb = l.GroupBegin(g); sb < end;) {
     const size_t span_end = sb + kSpan<kBits> < end ? sb + kSpan<kBits> : end;
     for (; sb < span_end; ++sb) {
+      if constexpr (NT == 4) {
+        // GEMV: each call streams its 4 tiles once, in short runs the
+        // hardware prefetcher barely ramps up on. Fetch the same superblock of
+        // the next call's tiles (4 tiles ahead; prefetches never fault).
+        for (size_t n = 0; n < NT; ++n)
+          for (size_t b = 0; b < l.superblock_bytes; b += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(tiles[n] + NT * l.tile_code_bytes +
+                                                       sb * l.superblock_bytes + b),
+                         _MM_HINT_T0);
+      }
       Superblock<kBits, false, MR, NT>(tiles, sb * l.superblock_bytes, x, sb * kSuperblockCols, s);
       if constexpr (kBits == 8) {
         Widen<kAcc>(s, acc, 1);
