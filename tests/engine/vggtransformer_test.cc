@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/models/vggtransformer/encoder.h"
 #include "engine/runtime/session.h"
+#include "kernels/dense/dense_gemm.h"
+#include "kernels/gemm/gemm_table.h"
 #include "npy_reader.h"
 
 namespace qasr::engine {
@@ -226,6 +229,39 @@ TEST(VggTransformer, LongSearchGrowsCaches) {
   }
   EXPECT_EQ(s.decoder_steps(), 601u);
   for (float x : lp) EXPECT_TRUE(std::isfinite(x));
+}
+
+// The VGG front end runs over chunks of frames with halos: any chunk size,
+// at 1 and 2 threads, gives the bits of one pass over the whole utterance.
+TEST(VggTransformer, VggChunksAreBitIdentical) {
+  if (Dir().empty()) GTEST_SKIP() << "QASR_ENGINE_FIXTURE not set";
+  for (const char* variant : {"fp32", "w4g64"}) {
+    SCOPED_TRACE(variant);
+    auto model = Model::Load(Dir() + "/" + variant + ".qasr");
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    const VggTransformerWeights& w = (*model)->weights();
+    const size_t frames = 157, valid = 150;
+    const size_t dim = static_cast<size_t>(w.config.input_feat * w.config.in_channels);
+    std::vector<float> feats(frames * dim);
+    for (size_t i = 0; i < feats.size(); ++i)
+      feats[i] = std::sin(0.37f * static_cast<float>(i)) + 0.01f * static_cast<float>(i % 13);
+    for (size_t threads : {1, 2}) {
+      kernels::ThreadPool pool(threads);
+      const OpContext ctx{&kernels::ChosenGemmKernels(), &kernels::ChosenDenseKernels(),
+                          threads > 1 ? &pool : nullptr};
+      EncoderBuffers whole_buf;
+      whole_buf.vgg_chunk_frames = 100000;  // one chunk
+      std::vector<float> whole;
+      ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, whole_buf, whole).ok());
+      for (size_t chunk : {1, 4, 8, 12, 36, 0}) {
+        EncoderBuffers buf;
+        buf.vgg_chunk_frames = chunk;
+        std::vector<float> out;
+        ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, buf, out).ok());
+        EXPECT_EQ(out, whole) << "chunk " << chunk << ", threads " << threads;
+      }
+    }
+  }
 }
 
 }  // namespace

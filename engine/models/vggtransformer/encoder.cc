@@ -14,11 +14,42 @@ void Grow(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// VGG blocks; returns the flattened [t][c * freq + f] activations in buf.x.
-Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float* feats,
-              size_t frames, EncoderBuffers& buf, size_t* out_frames) {
+// Feature frames [begin, end) a VGG chunk must run on so that its final
+// frames [o0, o1) are exact: every convolution needs kernel/2 frames of
+// context each side, every pool multiplies the frame range. `begin` is a
+// multiple of the total pooling factor, so the chunk's pool windows are the
+// utterance's; ranges are clipped to the utterance, whose edges are zero
+// padding as in the whole-utterance computation.
+struct FrameRange {
+  size_t begin, end;
+};
+
+FrameRange VggInputFrames(const VggTransformerWeights& w, size_t frames, size_t o0, size_t o1) {
+  std::vector<size_t> lengths{frames};  // each block's input length
+  size_t factor = 1;
+  for (const auto& blk : w.vgg) {
+    lengths.push_back((lengths.back() + blk.pool - 1) / blk.pool);
+    factor *= blk.pool;
+  }
+  size_t s = o0, e = o1;
+  for (size_t b = w.vgg.size(); b-- > 0;) {
+    const auto& blk = w.vgg[b];
+    size_t halo = 0;
+    for (const auto& cv : blk.convs) halo += cv.shape.kernel / 2;
+    s = s * blk.pool > halo ? s * blk.pool - halo : 0;
+    e = std::min(lengths[b], e * blk.pool + halo);
+  }
+  s = s / factor * factor;
+  e = std::min(frames, (e + factor - 1) / factor * factor);
+  return {s, e};
+}
+
+// The VGG blocks on feature frames [s0, e0): returns the chunk's output in
+// *out ([t][freq][channel], frame 0 = final frame s0 / pooling factor).
+Status VggChunk(const OpContext& ctx, const VggTransformerWeights& w, const float* feats, size_t s0,
+                size_t e0, EncoderBuffers& buf, const float** out, size_t* out_t) {
   const ModelConfig& cfg = w.config;
-  size_t t = frames, freq = static_cast<size_t>(cfg.input_feat);
+  size_t t = e0 - s0, freq = static_cast<size_t>(cfg.input_feat);
   size_t c = static_cast<size_t>(cfg.in_channels);
   size_t most = t * freq * c;
   for (const auto& blk : w.vgg)
@@ -28,10 +59,12 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
   float* cur = buf.vgg_a.data();
   float* other = buf.vgg_b.data();
   // (B, T, C*F) viewed as (B, C, T, F): channels last is [t][f][c] = feats[t][c*F + f].
-  for (size_t i = 0; i < t; ++i)
-    for (size_t ch = 0; ch < c; ++ch)
-      for (size_t f = 0; f < freq; ++f)
-        cur[(i * freq + f) * c + ch] = feats[(i * c + ch) * freq + f];
+  ParallelRanges(ctx, t, 16, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i)
+      for (size_t ch = 0; ch < c; ++ch)
+        for (size_t f = 0; f < freq; ++f)
+          cur[(i * freq + f) * c + ch] = feats[((s0 + i) * c + ch) * freq + f];
+  });
   for (const auto& blk : w.vgg) {
     for (const auto& cv : blk.convs) {
       QASR_RETURN_IF_ERROR(Conv2d(ctx, cv.shape, cv.w, cur, t, freq, other, buf.conv));
@@ -45,15 +78,52 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
     t = (t + blk.pool - 1) / blk.pool;
     freq = blk.freq_out;
   }
-  Grow(buf.x, t * c * freq);
+  *out = cur;
+  *out_t = t;
+  return Status::Ok();
+}
+
+// VGG blocks over chunks of frames (bounded activation memory for any
+// length; bit-identical to one pass over the whole utterance, since every
+// output row is computed from the same inputs by the same calls); returns the
+// flattened [t][c * freq + f] activations in buf.x.
+Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float* feats,
+              size_t frames, EncoderBuffers& buf, size_t* out_frames) {
+  size_t factor = 1, widest = static_cast<size_t>(w.config.in_channels);
+  for (const auto& blk : w.vgg) {
+    factor *= blk.pool;
+    for (const auto& cv : blk.convs) widest = std::max(widest, cv.shape.out_channels);
+  }
+  const size_t t_out = EncoderFrames(w, frames);
+  const size_t c =
+      w.vgg.empty() ? static_cast<size_t>(w.config.in_channels) : w.vgg.back().channels_out;
+  const size_t freq =
+      w.vgg.empty() ? static_cast<size_t>(w.config.input_feat) : w.vgg.back().freq_out;
+  // Final frames per chunk: ~8 MiB per activation buffer unless set.
+  size_t chunk = buf.vgg_chunk_frames;
+  if (chunk == 0) {
+    const size_t row_bytes = static_cast<size_t>(w.config.input_feat) * widest * sizeof(float);
+    chunk = std::max<size_t>(64, (size_t{8} << 20) / row_bytes);
+  }
+  chunk = std::max<size_t>(1, chunk / factor);
+  Grow(buf.x, t_out * c * freq);
   float* flat = buf.x.data();
-  ParallelRanges(ctx, t, 16, [&](size_t t0, size_t t1) {
-    for (size_t i = t0; i < t1; ++i)
-      for (size_t f = 0; f < freq; ++f)
-        for (size_t ch = 0; ch < c; ++ch)
-          flat[i * c * freq + ch * freq + f] = cur[(i * freq + f) * c + ch];
-  });
-  *out_frames = t;
+  for (size_t o0 = 0; o0 < t_out; o0 += chunk) {
+    const size_t o1 = std::min(t_out, o0 + chunk);
+    const FrameRange in = VggInputFrames(w, frames, o0, o1);
+    const float* out = nullptr;
+    size_t t = 0;
+    QASR_RETURN_IF_ERROR(VggChunk(ctx, w, feats, in.begin, in.end, buf, &out, &t));
+    const size_t first = in.begin / factor;  // the chunk's frame 0
+    if (first > o0 || first + t < o1) return Internal("vgg chunk does not cover its frames");
+    ParallelRanges(ctx, o1 - o0, 16, [&](size_t i0, size_t i1) {
+      for (size_t i = o0 + i0; i < o0 + i1; ++i)
+        for (size_t f = 0; f < freq; ++f)
+          for (size_t ch = 0; ch < c; ++ch)
+            flat[i * c * freq + ch * freq + f] = out[((i - first) * freq + f) * c + ch];
+    });
+  }
+  *out_frames = t_out;
   return Status::Ok();
 }
 

@@ -15,7 +15,11 @@
 namespace qasr::engine {
 
 struct EncoderBuffers {
-  std::vector<float> vgg_a, vgg_b;  // ping-pong [time][freq][channel]
+  // Feature frames per VGG chunk (rounded down to a multiple of the pooling
+  // factor, at least one factor; 0: ~8 MiB of activations per chunk). The
+  // results do not depend on it.
+  size_t vgg_chunk_frames = 0;
+  std::vector<float> vgg_a, vgg_b;  // ping-pong [time][freq][channel] of one chunk
   Conv2dScratch conv;
   std::vector<float> x, adapted;  // [frames][width]
   LayerBuffers layer;
