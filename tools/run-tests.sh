@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what qasr needs, builds it, and runs every test: the C++ suite
 # (ctest), the Python toolkit's tests (pytest), and, under CI=true or with
-# --sanitize, the same C++ suite again under AddressSanitizer + UBSan, a
-# bounded libFuzzer run of every parser of untrusted input (audio, model files)
+# --sanitize, the same C++ suite again under AddressSanitizer + UBSan, the
+# multithreaded tests under ThreadSanitizer, a bounded libFuzzer run of every parser of untrusted input (audio, model files)
 # and the kernels' tests cross-built for aarch64 and run under qemu-user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,18 @@ if ((sanitize)); then
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE no_sanitizer
+  echo "== C++: ThreadSanitizer on the multithreaded code (thread pool, GEMMs, parallel ops)"
+  tsan_tests=(kernels/kernels_thread_pool_test kernels/kernels_dense_gemm_test
+              engine/engine_lazy_panels_test engine/engine_attention_test
+              engine/engine_vggtransformer_test)
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQASR_SANITIZE=thread \
+        -DQASR_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-tsan -j"$jobs" --target "${tsan_tests[@]##*/}"
+  for t in "${tsan_tests[@]}"; do
+    # The engine fixture was written by the release ctest run above.
+    TSAN_OPTIONS=halt_on_error=1 QASR_ENGINE_FIXTURE="$PWD/build/tests/engine/engine_fixture" \
+      "build-tsan/tests/$t" --gtest_brief=1
+  done
   echo "== Fuzzing: libFuzzer + ASan + UBSan, ${QASR_FUZZ_SECONDS:-60} s per target"
   JOBS="$jobs" tools/run-fuzzers.sh "${QASR_FUZZ_SECONDS:-60}"
   echo "== aarch64: kernels and their tests cross-built, run under qemu-user (NEON, scalar)"
