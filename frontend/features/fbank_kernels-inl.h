@@ -97,6 +97,22 @@ HWY_INLINE void ComplexMul(V xr, V xi, V wr, V wi, V& outr, V& outi) {
   outi = hn::MulAdd(xr, wi, hn::Mul(xi, wr));
 }
 
+// The second radix-2 pass of a radix-4 group, stored: points 0 and 2 are
+// u0 +- v, points 1 and 3 are u1 +- x * (-i) = u1 +- (xi - i xr); `s` is the
+// distance between the group's points.
+template <class D, class V>
+HWY_INLINE void StoreRadix4(D d, double* HWY_RESTRICT r, double* HWY_RESTRICT m, size_t s, V u0r,
+                            V u0i, V u1r, V u1i, V vr, V vi, V xr, V xi) {
+  hn::Store(hn::Add(u0r, vr), d, r);
+  hn::Store(hn::Add(u0i, vi), d, m);
+  hn::Store(hn::Sub(u0r, vr), d, r + 2 * s);
+  hn::Store(hn::Sub(u0i, vi), d, m + 2 * s);
+  hn::Store(hn::Add(u1r, xi), d, r + s);
+  hn::Store(hn::Sub(u1i, xr), d, m + s);
+  hn::Store(hn::Sub(u1r, xi), d, r + 3 * s);
+  hn::Store(hn::Add(u1i, xr), d, m + 3 * s);
+}
+
 // In-place radix-2 DIT FFT of `half` complex points per lane. Pairs of
 // radix-2 passes (spans s and 2s) are fused into one pass over groups of four
 // points: the same arithmetic as two radix-2 passes, half the memory traffic.
@@ -130,14 +146,7 @@ HWY_NOINLINE inline void ComplexFft(const FbankPlan& p, double* HWY_RESTRICT re,
       const auto u1r = hn::Sub(a0r, a1r), u1i = hn::Sub(a0i, a1i);
       const auto u2r = hn::Add(a2r, a3r), u2i = hn::Add(a2i, a3i);
       const auto u3r = hn::Sub(a2r, a3r), u3i = hn::Sub(a2i, a3i);
-      hn::Store(hn::Add(u0r, u2r), d, r);
-      hn::Store(hn::Add(u0i, u2i), d, m);
-      hn::Store(hn::Sub(u0r, u2r), d, r + 2 * lanes);
-      hn::Store(hn::Sub(u0i, u2i), d, m + 2 * lanes);
-      hn::Store(hn::Add(u1r, u3i), d, r + lanes);
-      hn::Store(hn::Sub(u1i, u3r), d, m + lanes);
-      hn::Store(hn::Sub(u1r, u3i), d, r + 3 * lanes);
-      hn::Store(hn::Add(u1i, u3r), d, m + 3 * lanes);
+      StoreRadix4(d, r, m, lanes, u0r, u0i, u1r, u1i, u2r, u2i, u3r, u3i);
     }
     span = 4;
   }
@@ -168,15 +177,7 @@ HWY_NOINLINE inline void ComplexFft(const FbankPlan& p, double* HWY_RESTRICT re,
         hn::Vec<FbankTag> vr, vi, xr, xi;
         ComplexMul(u2r, u2i, w2r, w2i, vr, vi);
         ComplexMul(u3r, u3i, w2r, w2i, xr, xi);
-        // (xr + i xi) * (-i) = xi - i xr
-        hn::Store(hn::Add(u0r, vr), d, r);
-        hn::Store(hn::Add(u0i, vi), d, m);
-        hn::Store(hn::Sub(u0r, vr), d, r + 2 * s);
-        hn::Store(hn::Sub(u0i, vi), d, m + 2 * s);
-        hn::Store(hn::Add(u1r, xi), d, r + s);
-        hn::Store(hn::Sub(u1i, xr), d, m + s);
-        hn::Store(hn::Sub(u1r, xi), d, r + 3 * s);
-        hn::Store(hn::Add(u1i, xr), d, m + 3 * s);
+        StoreRadix4(d, r, m, s, u0r, u0i, u1r, u1i, vr, vi, xr, xi);
       }
     }
   }
