@@ -75,6 +75,9 @@ uint32_t ZlibChecksum(std::span<const uint8_t> b) {
   return static_cast<uint32_t>(crc32_z(crc, b.data() + at + 4, b.size() - at - 4));
 }
 
+constexpr const char* kUsage =
+    "usage: bench_load MODEL... [--reps N] [--threads T] [--cold] [--only CASE]\n";
+
 struct Args {
   std::vector<std::string> models;
   int reps = 7;
@@ -100,14 +103,12 @@ int main(int argc, char** argv) {
     } else if (!s.empty() && s[0] != '-') {
       a.models.push_back(s);
     } else {
-      std::fprintf(stderr,
-                   "usage: bench_load MODEL... [--reps N] [--threads T] [--cold] [--only CASE]\n");
+      std::fputs(kUsage, stderr);
       return 2;
     }
   }
   if (a.models.empty()) {
-    std::fprintf(stderr,
-                 "usage: bench_load MODEL... [--reps N] [--threads T] [--cold] [--only CASE]\n");
+    std::fputs(kUsage, stderr);
     return 2;
   }
   int failed = 0;
@@ -115,33 +116,47 @@ int main(int argc, char** argv) {
     engine::ModelOptions nocrc{a.threads, false, false}, crc{a.threads, true, false},
         packed{a.threads, true, true};
     uint32_t crc_isal = 0, crc_zlib = 0;
+    // The case shapes: a checksum over a fresh mapping (optionally pre-faulted),
+    // ModelFile::Open / Model::Load with some options, and PackWeights after a load.
+    auto time_crc = [&](uint32_t* out, bool populate, auto checksum) -> Case {
+      return [&path, out, populate, checksum] {
+        auto m = engine::MappedFile::Open(path);
+        if (!m.ok()) return Checked(m.status(), 0);
+        const double t0 = NowMs();
+        if (populate)
+          ::madvise(const_cast<uint8_t*>(m->bytes().data()), m->bytes().size(), MADV_POPULATE_READ);
+        *out = checksum(m->bytes());
+        return NowMs() - t0;
+      };
+    };
+    auto time_open = [&](bool verify) -> Case {
+      return [&path, &a, verify] {
+        const double t0 = NowMs();
+        auto f = engine::ModelFile::Open(path, {verify, a.threads});
+        return Checked(f.status(), NowMs() - t0);
+      };
+    };
+    auto time_load = [&](const engine::ModelOptions& options) -> Case {
+      return [&path, options] {
+        const double t0 = NowMs();
+        auto m = engine::Model::Load(path, options);
+        return Checked(m.status(), NowMs() - t0);
+      };
+    };
+    auto time_pack = [&](const engine::ModelOptions& options) -> Case {
+      return [&path, &a, options] {
+        auto m = engine::Model::Load(path, options);
+        if (!m.ok()) return Checked(m.status(), 0);
+        const double t0 = NowMs();
+        const Status s = (*m)->PackWeights(a.threads);  // before reading the clock
+        return Checked(s, NowMs() - t0);
+      };
+    };
+    auto isal = [&a](std::span<const uint8_t> b) { return engine::FileChecksum(b, a.threads); };
     const std::vector<std::pair<const char*, Case>> cases = {
-        {"crc_zlib",
-         [&] {
-           auto m = engine::MappedFile::Open(path);
-           if (!m.ok()) return Checked(m.status(), 0);
-           const double t0 = NowMs();
-           crc_zlib = ZlibChecksum(m->bytes());
-           return NowMs() - t0;
-         }},
-        {"crc",
-         [&] {
-           auto m = engine::MappedFile::Open(path);
-           if (!m.ok()) return Checked(m.status(), 0);
-           const double t0 = NowMs();
-           crc_isal = engine::FileChecksum(m->bytes(), a.threads);
-           return NowMs() - t0;
-         }},
-        {"crc_populate",
-         [&] {
-           auto m = engine::MappedFile::Open(path);
-           if (!m.ok()) return Checked(m.status(), 0);
-           const double t0 = NowMs();
-           ::madvise(const_cast<uint8_t*>(m->bytes().data()), m->bytes().size(),
-                     MADV_POPULATE_READ);
-           crc_isal = engine::FileChecksum(m->bytes(), a.threads);
-           return NowMs() - t0;
-         }},
+        {"crc_zlib", time_crc(&crc_zlib, false, ZlibChecksum)},
+        {"crc", time_crc(&crc_isal, false, isal)},
+        {"crc_populate", time_crc(&crc_isal, true, isal)},
         {"crc_pread",
          [&] {
            const double t0 = NowMs();
@@ -160,52 +175,13 @@ int main(int argc, char** argv) {
            crc_isal = c;
            return NowMs() - t0;
          }},
-        {"pack_after_crc",
-         [&] {
-           auto m = engine::Model::Load(path, crc);
-           if (!m.ok()) return Checked(m.status(), 0);
-           const double t0 = NowMs();
-           const Status s = (*m)->PackWeights(a.threads);
-           return Checked(s, NowMs() - t0);
-         }},
-        {"open_nocrc",
-         [&] {
-           const double t0 = NowMs();
-           auto f = engine::ModelFile::Open(path, {false, a.threads});
-           return Checked(f.status(), NowMs() - t0);
-         }},
-        {"open",
-         [&] {
-           const double t0 = NowMs();
-           auto f = engine::ModelFile::Open(path, {true, a.threads});
-           return Checked(f.status(), NowMs() - t0);
-         }},
-        {"load_nocrc",
-         [&] {
-           const double t0 = NowMs();
-           auto m = engine::Model::Load(path, nocrc);
-           return Checked(m.status(), NowMs() - t0);
-         }},
-        {"load",
-         [&] {
-           const double t0 = NowMs();
-           auto m = engine::Model::Load(path, crc);
-           return Checked(m.status(), NowMs() - t0);
-         }},
-        {"pack",
-         [&] {
-           auto m = engine::Model::Load(path, nocrc);
-           if (!m.ok()) return Checked(m.status(), 0);
-           const double t0 = NowMs();
-           const Status s = (*m)->PackWeights(a.threads);
-           return Checked(s, NowMs() - t0);
-         }},
-        {"load_packed",
-         [&] {
-           const double t0 = NowMs();
-           auto m = engine::Model::Load(path, packed);
-           return Checked(m.status(), NowMs() - t0);
-         }},
+        {"pack_after_crc", time_pack(crc)},
+        {"open_nocrc", time_open(false)},
+        {"open", time_open(true)},
+        {"load_nocrc", time_load(nocrc)},
+        {"load", time_load(crc)},
+        {"pack", time_pack(nocrc)},
+        {"load_packed", time_load(packed)},
         {"load_before",
          [&] {
            const double t0 = NowMs();
