@@ -37,13 +37,20 @@ def test_summarise_above_groups_layers() -> None:
     assert s == "decoder.fc_out (1), encoder.conv_layers (2)"
 
 
-def test_export_rows_writes_models_with_size_metadata(tmp_path: Path) -> None:
+def _tiny_checkpoint(tmp_path: Path) -> tuple[Path, Path]:
+    """A random `tiny` model checkpoint and a placeholder SentencePiece file
+    (stored verbatim in exports; the table never tokenizes)."""
     torch.manual_seed(0)
     model = VGGTransformer(get_config("tiny", 40)).eval()
     ckpt = tmp_path / "t.pt"
     torch.save({"config": model.cfg.to_dict(), "model": model.state_dict()}, ckpt)
     spm = tmp_path / "spm.model"
-    spm.write_bytes(b"not-a-real-spm")  # stored verbatim; the table never tokenizes
+    spm.write_bytes(b"not-a-real-spm")
+    return ckpt, spm
+
+
+def test_export_rows_writes_models_with_size_metadata(tmp_path: Path) -> None:
+    ckpt, spm = _tiny_checkpoint(tmp_path)
     paths = export_rows(ckpt, spm, tmp_path / "rows", ["rtn:w4g64", "mse:w2g32"], [])
     assert [p.name for p in paths] == ["fp32.qasr", "ptq-rtn-w4g64.qasr", "ptq-mse-w2g32.qasr"]
     infos = [row_info(p) for p in paths]
@@ -58,12 +65,7 @@ def test_export_rows_writes_models_with_size_metadata(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["nocolon", "rtn:"])
 def test_export_rows_rejects_malformed_ptq_rows(tmp_path: Path, bad: str) -> None:
-    torch.manual_seed(0)
-    model = VGGTransformer(get_config("tiny", 40)).eval()
-    ckpt = tmp_path / "t.pt"
-    torch.save({"config": model.cfg.to_dict(), "model": model.state_dict()}, ckpt)
-    spm = tmp_path / "spm.model"
-    spm.write_bytes(b"x")
+    ckpt, spm = _tiny_checkpoint(tmp_path)
     with pytest.raises((ValueError, KeyError, FileNotFoundError)):
         export_rows(ckpt, spm, tmp_path / "rows", [bad], [])
 
@@ -71,12 +73,7 @@ def test_export_rows_rejects_malformed_ptq_rows(tmp_path: Path, bad: str) -> Non
 def test_table_caches_hypotheses_per_model_beam_and_utterances(tmp_path: Path) -> None:
     from qasr.quant.results import build_table
 
-    torch.manual_seed(0)
-    model = VGGTransformer(get_config("tiny", 40)).eval()
-    ckpt = tmp_path / "t.pt"
-    torch.save({"config": model.cfg.to_dict(), "model": model.state_dict()}, ckpt)
-    spm = tmp_path / "spm.model"
-    spm.write_bytes(b"x")
+    ckpt, spm = _tiny_checkpoint(tmp_path)
     rows = export_rows(ckpt, spm, tmp_path / "rows", ["rtn:w4g64"], [])
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "s.jsonl").write_text("".join(f'{{"id": "u{i}", "audio": "u{i}.wav", "text": "a b"}}\n' for i in range(3)))
