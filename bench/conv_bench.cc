@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "engine/ops/conv2d.h"
 #include "kernels/base/thread_pool.h"
 
@@ -122,10 +123,5 @@ void RegisterAll() {
 }  // namespace qasr::bench
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  qasr::bench::RegisterAll();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return qasr::bench::RunBenchmarks(argc, argv, qasr::bench::RegisterAll);
 }

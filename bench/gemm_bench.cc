@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "bench/runners.h"
 #include "kernels/formats/weight_format.h"
 
@@ -165,10 +166,5 @@ void RegisterAll() {
 }  // namespace qasr::bench
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  qasr::bench::RegisterAll();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return qasr::bench::RunBenchmarks(argc, argv, qasr::bench::RegisterAll);
 }
