@@ -83,7 +83,7 @@ void MaxPoolCeil(const float* x, size_t time, size_t freq, size_t channels, size
 void MaxPoolCeil(const OpContext& ctx, const float* x, size_t time, size_t freq, size_t channels,
                  size_t pool, float* y) {
   const size_t to = (time + pool - 1) / pool, fo = (freq + pool - 1) / pool;
-  const size_t grain = std::max<size_t>(1, (size_t{1} << 13) / (pool * freq * channels));
+  const size_t grain = std::max<size_t>(1, kParallelGrainFloats / (pool * freq * channels));
   ParallelRanges(ctx, to, grain, [&](size_t o0, size_t o1) {
     const size_t i0 = o0 * pool, i1 = std::min(time, o1 * pool);
     MaxPoolCeil(x + i0 * freq * channels, i1 - i0, freq, channels, pool, y + o0 * fo * channels);

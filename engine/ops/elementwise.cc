@@ -78,9 +78,8 @@ void LogSoftmax(const float* x, size_t n, float* y) {
 }
 
 namespace {
-constexpr size_t kGrainFloats = size_t{1} << 13;  // below this a range is not worth a thread
 size_t GrainRows(size_t row_floats) {
-  return std::max<size_t>(1, kGrainFloats / std::max<size_t>(row_floats, 1));
+  return std::max<size_t>(1, kParallelGrainFloats / std::max<size_t>(row_floats, 1));
 }
 }  // namespace
 
@@ -99,11 +98,11 @@ void LayerNormFreq(const OpContext& ctx, float* x, size_t time, size_t freq, siz
 }
 
 void Relu(const OpContext& ctx, float* x, size_t n) {
-  ParallelRanges(ctx, n, kGrainFloats, [&](size_t a, size_t b) { Relu(x + a, b - a); });
+  ParallelRanges(ctx, n, kParallelGrainFloats, [&](size_t a, size_t b) { Relu(x + a, b - a); });
 }
 
 void AddInPlace(const OpContext& ctx, float* x, const float* y, size_t n) {
-  ParallelRanges(ctx, n, kGrainFloats,
+  ParallelRanges(ctx, n, kParallelGrainFloats,
                  [&](size_t a, size_t b) { AddInPlace(x + a, y + a, b - a); });
 }
 

@@ -17,6 +17,9 @@
 
 namespace qasr::engine {
 
+// Below this many floats of work a range is not worth waking a thread for.
+inline constexpr size_t kParallelGrainFloats = size_t{1} << 13;
+
 inline size_t NumThreads(const OpContext& ctx) {
   return ctx.pool != nullptr ? ctx.pool->num_threads() : 1;
 }

@@ -24,13 +24,17 @@ struct FrameRange {
   size_t begin, end;
 };
 
+// Product of the VGG blocks' pool sizes: input frames per encoder step.
+size_t PoolFactor(const VggTransformerWeights& w) {
+  size_t factor = 1;
+  for (const auto& blk : w.vgg) factor *= blk.pool;
+  return factor;
+}
+
 FrameRange VggInputFrames(const VggTransformerWeights& w, size_t frames, size_t o0, size_t o1) {
   std::vector<size_t> lengths{frames};  // each block's input length
-  size_t factor = 1;
-  for (const auto& blk : w.vgg) {
-    lengths.push_back((lengths.back() + blk.pool - 1) / blk.pool);
-    factor *= blk.pool;
-  }
+  for (const auto& blk : w.vgg) lengths.push_back((lengths.back() + blk.pool - 1) / blk.pool);
+  const size_t factor = PoolFactor(w);
   size_t s = o0, e = o1;
   for (size_t b = w.vgg.size(); b-- > 0;) {
     const auto& blk = w.vgg[b];
@@ -89,17 +93,17 @@ Status VggChunk(const OpContext& ctx, const VggTransformerWeights& w, const floa
 // flattened [t][c * freq + f] activations in buf.x.
 Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float* feats,
               size_t frames, EncoderBuffers& buf, size_t* out_frames) {
-  size_t factor = 1, widest = static_cast<size_t>(w.config.in_channels);
-  for (const auto& blk : w.vgg) {
-    factor *= blk.pool;
+  const size_t factor = PoolFactor(w);
+  size_t widest = static_cast<size_t>(w.config.in_channels);
+  for (const auto& blk : w.vgg)
     for (const auto& cv : blk.convs) widest = std::max(widest, cv.shape.out_channels);
-  }
   const size_t t_out = EncoderFrames(w, frames);
   const size_t c =
       w.vgg.empty() ? static_cast<size_t>(w.config.in_channels) : w.vgg.back().channels_out;
   const size_t freq =
       w.vgg.empty() ? static_cast<size_t>(w.config.input_feat) : w.vgg.back().freq_out;
-  // Final frames per chunk: ~8 MiB per activation buffer unless set.
+  // Feature frames per chunk (~8 MiB per activation buffer unless set), then
+  // the encoder steps they make.
   size_t chunk = buf.vgg_chunk_frames;
   if (chunk == 0) {
     const size_t row_bytes = static_cast<size_t>(w.config.input_feat) * widest * sizeof(float);
