@@ -43,9 +43,12 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
-  uint64_t generation_ = 0;  // guarded by mu_
-  bool stop_ = false;        // guarded by mu_
-  size_t busy_workers_ = 0;  // guarded by mu_
+  // Written under mu_ (so condition-variable waits see them) but atomic, so
+  // that waiters can spin on them briefly before blocking: a wake-up through
+  // the kernel costs tens of microseconds, as much as a small layer's work.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> busy_workers_{0};
   // The current loop; written under mu_ before generation_ advances.
   TaskFn fn_ = nullptr;
   const void* ctx_ = nullptr;

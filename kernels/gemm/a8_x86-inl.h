@@ -8,6 +8,12 @@
 //   (w2: 6096, w3: 14224, w4 and each w8 nibble: 30480), so w2 accumulates 5
 //   superblocks, w3 2 and w4 / w8 one in int16 before widening with
 //   _mm256_madd_epi16 (w8: the high nibbles are weighted by 16 there).
+// Blocking (A8TilesX86): K is split into blocks of whole groups (~512
+// columns) so a tile pair's codes stay in L1 across the task's row blocks;
+// with >= 8 rows, w2/w3/w4 tile pairs are unpacked once per K block into a
+// small panel of u8 blocks, and the inner loop only loads them. Partial sums
+// between K blocks go through y in the same fp32 order, so the blocking never
+// changes a result bit.
 // Included by a8-inl.h on AVX2 / AVX3 targets only.
 #if defined(QASR_KERNELS_GEMM_A8_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QASR_KERNELS_GEMM_A8_X86_INL_H_
@@ -18,7 +24,9 @@
 
 #include <hwy/highway.h>
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "kernels/gemm/gemm_table.h"
 #include "kernels/gemm/tile_common-inl.h"
@@ -29,6 +37,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 namespace x86 {
+
+// Bytes of one superblock of NT tiles in an unpacked panel (8 blocks x NT
+// tiles x 32 codes).
+template <size_t NT>
+inline constexpr size_t kPanelSuperblockBytes = 8 * NT * 32;
 
 // Superblocks accumulated in int16 before widening (see the header comment).
 template <int kBits>
@@ -101,13 +114,21 @@ HWY_INLINE __m256i BlockCodes(const uint8_t* sb) {
 
 // Block J of a superblock (columns k0 + 4J .. +3) of NT tiles times MR rows
 // into int16 sums s[i * NT + n].
-template <int kBits, bool kHigh, size_t MR, size_t NT, size_t J>
+// kPanel: tiles[n] + offset points into a panel of unpacked blocks (see
+// UnpackPanel) instead of packed codes.
+template <int kBits, bool kHigh, bool kPanel, size_t MR, size_t NT, size_t J>
 HWY_INLINE void Block(const uint8_t* const* tiles, size_t offset, const int8_t* const* x, size_t k0,
                       __m256i* s) {
   // Codes first, then one broadcast at a time: MR * NT sums + NT codes + 1
   // broadcast stay within the 16 ymm registers (the int32 sums spill instead).
   __m256i codes[NT];
-  for (size_t n = 0; n < NT; ++n) codes[n] = BlockCodes<kBits, kHigh, J>(tiles[n] + offset);
+  for (size_t n = 0; n < NT; ++n) {
+    if constexpr (kPanel) {
+      codes[n] = Load(tiles[n] + offset + J * NT * 32);
+    } else {
+      codes[n] = BlockCodes<kBits, kHigh, J>(tiles[n] + offset);
+    }
+  }
   for (size_t i = 0; i < MR; ++i) {
     const __m256i xb = Broadcast4(x[i] + k0 + 4 * J);
     for (size_t n = 0; n < NT; ++n) {
@@ -119,17 +140,17 @@ HWY_INLINE void Block(const uint8_t* const* tiles, size_t offset, const int8_t* 
 
 // One superblock (columns k0 .. k0+31). Plain always-inline calls (no
 // lambdas), so the sums stay in registers.
-template <int kBits, bool kHigh, size_t MR, size_t NT>
+template <int kBits, bool kHigh, bool kPanel, size_t MR, size_t NT>
 HWY_INLINE void Superblock(const uint8_t* const* tiles, size_t offset, const int8_t* const* x,
                            size_t k0, __m256i* s) {
-  Block<kBits, kHigh, MR, NT, 0>(tiles, offset, x, k0, s);
-  Block<kBits, kHigh, MR, NT, 1>(tiles, offset, x, k0, s);
-  Block<kBits, kHigh, MR, NT, 2>(tiles, offset, x, k0, s);
-  Block<kBits, kHigh, MR, NT, 3>(tiles, offset, x, k0, s);
-  Block<kBits, kHigh, MR, NT, 4>(tiles, offset, x, k0, s);
-  Block<kBits, kHigh, MR, NT, 5>(tiles, offset, x, k0, s);
-  Block<kBits, kHigh, MR, NT, 6>(tiles, offset, x, k0, s);
-  Block<kBits, kHigh, MR, NT, 7>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, kPanel, MR, NT, 0>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, kPanel, MR, NT, 1>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, kPanel, MR, NT, 2>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, kPanel, MR, NT, 3>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, kPanel, MR, NT, 4>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, kPanel, MR, NT, 5>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, kPanel, MR, NT, 6>(tiles, offset, x, k0, s);
+  Block<kBits, kHigh, kPanel, MR, NT, 7>(tiles, offset, x, k0, s);
 }
 
 // acc += widen(s) * weight; clears s.
@@ -143,10 +164,11 @@ HWY_INLINE void Widen(__m256i* s, __m256i* acc, int16_t weight) {
   ZeroAll<K>(s);
 }
 
-// Raw dots sum_k xq * q of group g for MR rows x NT tiles into acc.
-template <int kBits, size_t MR, size_t NT>
+// Raw dots sum_k xq * q of group g for MR rows x NT tiles into acc. With
+// kPanel, tiles are panel columns whose first superblock is panel_sb0.
+template <int kBits, bool kPanel, size_t MR, size_t NT>
 HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
-                          const int8_t* const* x, size_t g, __m256i* acc) {
+                          const int8_t* const* x, size_t g, size_t panel_sb0, __m256i* acc) {
   constexpr size_t kAcc = MR * NT;
   __m256i s[kAcc];
   ZeroAll<kAcc>(acc);
@@ -155,7 +177,7 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
   for (size_t sb = l.GroupBegin(g); sb < end;) {
     const size_t span_end = sb + kSpan<kBits> < end ? sb + kSpan<kBits> : end;
     for (; sb < span_end; ++sb) {
-      if constexpr (NT == 4) {
+      if constexpr (NT == 4 && !kPanel) {
         // GEMV: each call streams its 4 tiles once, in short runs the
         // hardware prefetcher barely ramps up on. Fetch the same superblock of
         // the next call's tiles (4 tiles ahead; prefetches never fault).
@@ -165,10 +187,13 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
                                                        sb * l.superblock_bytes + b),
                          _MM_HINT_T0);
       }
-      Superblock<kBits, false, MR, NT>(tiles, sb * l.superblock_bytes, x, sb * kSuperblockCols, s);
+      const size_t offset =
+          kPanel ? (sb - panel_sb0) * kPanelSuperblockBytes<NT> : sb * l.superblock_bytes;
+      Superblock<kBits, false, kPanel, MR, NT>(tiles, offset, x, sb * kSuperblockCols, s);
       if constexpr (kBits == 8) {
+        static_assert(!kPanel, "8-bit codes are split into nibbles, not panelled");
         Widen<kAcc>(s, acc, 1);
-        Superblock<kBits, true, MR, NT>(tiles, sb * l.superblock_bytes, x, sb * kSuperblockCols, s);
+        Superblock<kBits, true, false, MR, NT>(tiles, offset, x, sb * kSuperblockCols, s);
         Widen<kAcc>(s, acc, 16);
       }
     }
@@ -178,16 +203,17 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
 
 // Group g of rows [m, m+MR) x tiles [t, t+NT): the exact dots d, then
 // y = fma(scale, float(d), y) (y = fma(scale, float(d), 0) for the first).
-template <int kBits, size_t MR, size_t NT, bool kDots, bool kFirst>
+template <int kBits, bool kPanel, size_t MR, size_t NT, bool kDots, bool kFirst>
 HWY_INLINE void GroupEpilogue(const A8Job& job, size_t t, size_t m, size_t g,
-                              const int8_t* const* xr, const uint8_t* const* tiles, __m256* y) {
+                              const int8_t* const* xr, const uint8_t* const* tiles,
+                              size_t panel_sb0, __m256* y) {
   const hn::Full256<int32_t> di;
   const hn::Full256<float> df;
   const QuantizedActivations& x = *job.x;
   const WeightLayout& l = job.w.layout();
   const size_t ng = l.groups;
   __m256i acc[MR * NT];
-  GroupDots<kBits, MR, NT>(l, tiles, xr, g, acc);
+  GroupDots<kBits, kPanel, MR, NT>(l, tiles, xr, g, panel_sb0, acc);
   for (size_t n = 0; n < NT; ++n) {
     const auto z = TileZeros(di, job.w, t + n, g, 0);
     const auto s = TileScales(df, job.w, t + n, g, 0);
@@ -204,9 +230,25 @@ HWY_INLINE void GroupEpilogue(const A8Job& job, size_t t, size_t m, size_t g,
   }
 }
 
-// Rows [m, m+MR) x tiles [t, t+NT): every group, then the fp32 epilogue.
-template <int kBits, size_t MR, size_t NT, bool kDots>
-HWY_INLINE void Micro(const A8Job& job, size_t t, size_t m) {
+// Partial sums of tile rows n0 .. n0+7 (zeros past N) from a previous K block.
+template <class DF>
+HWY_INLINE hn::Vec<DF> LoadRows(DF df, const float* row, size_t n0, size_t n_rows) {
+  const size_t valid = ValidLanes(n0, hn::Lanes(df), n_rows);
+  if (valid == hn::Lanes(df)) return hn::LoadU(df, row + n0);
+  HWY_ALIGN float tmp[16] = {};
+  std::memcpy(tmp, row + n0, valid * sizeof(float));
+  return hn::Load(df, tmp);
+}
+
+// Rows [m, m+MR) x tiles [t, t+NT), groups [g0, g1): the group dots, scaled
+// and summed in group order into y. A K block after the first resumes from
+// the partial sums the previous one left in job.y; the last applies the
+// activation scale and bias. Splitting K at group boundaries keeps the
+// fp32 operation order, so results do not depend on the blocking.
+// panel: null, or the unpacked codes of tiles [t, t+NT) for groups [g0, g1).
+template <int kBits, bool kPanel, size_t MR, size_t NT, bool kDots>
+HWY_INLINE void Micro(const A8Job& job, size_t t, size_t m, size_t g0, size_t g1,
+                      const uint8_t* panel) {
   const hn::Full256<float> df;
   const QuantizedActivations& x = *job.x;
   const WeightLayout& l = job.w.layout();
@@ -214,40 +256,99 @@ HWY_INLINE void Micro(const A8Job& job, size_t t, size_t m) {
   const int8_t* xr[MR];
   for (size_t i = 0; i < MR; ++i) xr[i] = x.row(m + i);
   const uint8_t* tiles[NT];
-  for (size_t n = 0; n < NT; ++n) tiles[n] = job.w.tile_codes(t + n);
+  for (size_t n = 0; n < NT; ++n) tiles[n] = kPanel ? panel + 32 * n : job.w.tile_codes(t + n);
+  const size_t sb0 = l.GroupBegin(g0);
   __m256 y[MR * NT];  // written by group 0 (no zero-fill: it compiles to rep stos)
-  GroupEpilogue<kBits, MR, NT, kDots, true>(job, t, m, 0, xr, tiles, y);
-  for (size_t g = 1; g < ng; ++g)
-    GroupEpilogue<kBits, MR, NT, kDots, false>(job, t, m, g, xr, tiles, y);
+  size_t g = g0;
+  if (kDots || g0 == 0) {
+    GroupEpilogue<kBits, kPanel, MR, NT, kDots, true>(job, t, m, g++, xr, tiles, sb0, y);
+  } else {
+    for (size_t n = 0; n < NT; ++n)
+      for (size_t i = 0; i < MR; ++i)
+        y[i * NT + n] = LoadRows(df, job.y + (m + i) * job.ldy, (t + n) * kTileRows, n_rows).raw;
+  }
+  for (; g < g1; ++g)
+    GroupEpilogue<kBits, kPanel, MR, NT, kDots, false>(job, t, m, g, xr, tiles, sb0, y);
   if constexpr (!kDots) {
     for (size_t n = 0; n < NT; ++n) {
       const size_t n0 = (t + n) * kTileRows;
       const auto bias = LoadBias(df, job.bias, n0, n_rows);
       for (size_t i = 0; i < MR; ++i) {
-        const auto out =
-            hn::MulAdd(hn::Set(df, x.scales[m + i]), hn::Vec<decltype(df)>{y[i * NT + n]}, bias);
+        auto out = hn::Vec<decltype(df)>{y[i * NT + n]};
+        if (g1 == ng) out = hn::MulAdd(hn::Set(df, x.scales[m + i]), out, bias);
         StoreRows(df, out, job.y + (m + i) * job.ldy, n0, n_rows);
       }
     }
   }
 }
 
-template <int kBits, size_t NT, bool kDots>
-HWY_INLINE void TileStep(const A8Job& job, size_t m0, size_t m1, size_t t) {
+template <int kBits, bool kPanel, size_t NT, bool kDots>
+HWY_INLINE void TileStep(const A8Job& job, size_t m0, size_t m1, size_t t, size_t g0, size_t g1,
+                         const uint8_t* panel) {
   ForRowBlocks(m0, m1, [&]<size_t MR>(size_t m) {
     // 4 rows x 4 tiles would spill; callers pick NT = 4 only for <= 2 rows.
-    if constexpr (MR * NT <= 8) Micro<kBits, MR, NT, kDots>(job, t, m);
+    if constexpr (MR * NT <= 8) Micro<kBits, kPanel, MR, NT, kDots>(job, t, m, g0, g1, panel);
   });
 }
 
-// Tiles [t0, t1) in steps of NT (4 for GEMV-like row counts, else 2).
+// Superblock J of tiles [t, t+NT) into the panel: block J of tile n at
+// byte (J * NT + n) * 32.
+template <int kBits, size_t NT, size_t... J>
+HWY_INLINE void UnpackSuperblock(const uint8_t* const* tiles, size_t offset, uint8_t* out,
+                                 std::index_sequence<J...>) {
+  (..., [&] {
+    for (size_t n = 0; n < NT; ++n)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out + (J * NT + n) * 32),
+                         BlockCodes<kBits, false, J>(tiles[n] + offset));
+  }());
+}
+
+// Unpacks superblocks [sb0, sb1) of tiles [t, t+NT) (bits <= 4: codes fit
+// the vpmaddubsw operand as they are).
+template <int kBits, size_t NT>
+HWY_INLINE void UnpackPanel(const PackedWeightsView& w, size_t t, size_t sb0, size_t sb1,
+                            uint8_t* panel) {
+  const uint8_t* tiles[NT];
+  for (size_t n = 0; n < NT; ++n) tiles[n] = w.tile_codes(t + n);
+  for (size_t sb = sb0; sb < sb1; ++sb)
+    UnpackSuperblock<kBits, NT>(tiles, sb * w.layout().superblock_bytes,
+                                panel + (sb - sb0) * kPanelSuperblockBytes<NT>,
+                                std::make_index_sequence<8>());
+}
+
+// Columns per K block (rounded to whole groups): a tile pair's codes for one
+// block stay in L1 while every row block of the task reuses them.
+inline constexpr size_t kBlockCols = 512;
+// Rows from which a task unpacks a tile pair's K block once into a panel
+// (saving the shifts and masks in every row block) instead of per call.
+inline constexpr size_t kPanelMinRows = 8;
+inline constexpr size_t kMaxPanelSuperblocks = 32;  // 1024 columns, 16 KiB
+
+// Tiles [t0, t1) in steps of NT (4 for GEMV-like row counts, else 2), K in
+// blocks of whole groups (GEMV rows read each weight once: one block).
 template <int kBits, bool kDots>
 void A8TilesX86(const A8Job& job, size_t m0, size_t m1, size_t t0, size_t t1) {
-  size_t t = t0;
-  if (m1 - m0 <= 2)
-    for (; t + 4 <= t1; t += 4) TileStep<kBits, 4, kDots>(job, m0, m1, t);
-  for (; t + 2 <= t1; t += 2) TileStep<kBits, 2, kDots>(job, m0, m1, t);
-  if (t < t1) TileStep<kBits, 1, kDots>(job, m0, m1, t);
+  const WeightLayout& l = job.w.layout();
+  const bool gemv = m1 - m0 <= 2;
+  const size_t block_groups = gemv ? l.groups : std::max<size_t>(1, kBlockCols / l.group_cols);
+  alignas(64) uint8_t panel[kMaxPanelSuperblocks * kPanelSuperblockBytes<2>];
+  for (size_t g0 = 0; g0 < l.groups; g0 += block_groups) {
+    const size_t g1 = std::min(l.groups, g0 + block_groups);
+    const size_t sb0 = l.GroupBegin(g0), sb1 = l.GroupEnd(g1 - 1);
+    size_t t = t0;
+    if (gemv)
+      for (; t + 4 <= t1; t += 4) TileStep<kBits, false, 4, kDots>(job, m0, m1, t, g0, g1, nullptr);
+    if constexpr (kBits <= 4) {
+      if (m1 - m0 >= kPanelMinRows && sb1 - sb0 <= kMaxPanelSuperblocks) {
+        for (; t + 2 <= t1; t += 2) {
+          UnpackPanel<kBits, 2>(job.w, t, sb0, sb1, panel);
+          TileStep<kBits, true, 2, kDots>(job, m0, m1, t, g0, g1, panel);
+        }
+      }
+    }
+    for (; t + 2 <= t1; t += 2) TileStep<kBits, false, 2, kDots>(job, m0, m1, t, g0, g1, nullptr);
+    if (t < t1) TileStep<kBits, false, 1, kDots>(job, m0, m1, t, g0, g1, nullptr);
+  }
 }
 
 }  // namespace x86
