@@ -10,7 +10,7 @@
 //   _mm256_madd_epi16 (w8: the high nibbles are weighted by 16 there).
 // Blocking (A8TilesX86): K is split into blocks of whole groups (~512
 // columns) so a tile pair's codes stay in L1 across the task's row blocks;
-// with >= 8 rows, w2/w3/w4 tile pairs are unpacked once per K block into a
+// with >= 12 rows, w2/w3/w4 tile pairs are unpacked once per K block into a
 // small panel of u8 blocks, and the inner loop only loads them. Partial sums
 // between K blocks go through y in the same fp32 order, so the blocking never
 // changes a result bit.
@@ -339,7 +339,7 @@ HWY_INLINE void UnpackPanel(const PackedWeightsView& w, size_t t, size_t sb0, si
 inline constexpr size_t kBlockCols = 512;
 // Rows from which a task unpacks a tile pair's K block once into a panel
 // (saving the shifts and masks in every row block) instead of per call.
-inline constexpr size_t kPanelMinRows = 8;
+inline constexpr size_t kPanelMinRows = 12;
 inline constexpr size_t kMaxPanelSuperblocks = 32;  // 1024 columns, 16 KiB
 
 // Tiles [t0, t1) in steps of NT (4 for GEMV-like row counts, else 2), K in
