@@ -103,4 +103,17 @@ Status DenseGemmPanels(const DenseKernels& kernels, const float* x, size_t lda, 
   return Status::Ok();
 }
 
+Status Conv3x3OneChannel(const DenseKernels& kernels, const float* x, size_t time, size_t freq,
+                         const DensePanels& w, const float* bias, float* y, size_t t0, size_t t1,
+                         std::span<float> pad) {
+  if (x == nullptr || y == nullptr || !w.data) return InvalidArgument("conv 1ch: null data");
+  if (w.k != 9) return InvalidArgument("conv 1ch: weights need K = 9, got " + std::to_string(w.k));
+  if (t0 > t1 || t1 > time) return InvalidArgument("conv 1ch: frame range out of bounds");
+  if (freq == 0 || pad.size() < 3 * (freq + 2))
+    return InvalidArgument("conv 1ch: scratch too small");
+  const Conv1Job job{x, time, freq, &w, bias, y, pad.data()};
+  kernels.conv3x3_1ch(job, t0, t1);
+  return Status::Ok();
+}
+
 }  // namespace qasr::kernels

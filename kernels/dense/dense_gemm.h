@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/base/status.h"
@@ -68,6 +69,19 @@ struct PanelJob {
 // Rows [m0, m1) x panels [p0, p1).
 using PanelTileFn = void (*)(const PanelJob& job, size_t m0, size_t m1, size_t p0, size_t p1);
 
+// Direct 3x3 convolution (stride 1, zero padding 1) of a one-channel image
+// x[time][freq] into channels-last y[time][freq][w.n], for output frames
+// [t0, t1) of a call. w: the weights as panels with K = 9 (tap i * 3 + j).
+struct Conv1Job {
+  const float* x = nullptr;
+  size_t time = 0, freq = 0;
+  const DensePanels* w = nullptr;
+  const float* bias = nullptr;  // w.n entries or null
+  float* y = nullptr;
+  float* pad = nullptr;  // scratch: 3 * (freq + 2) floats
+};
+using Conv1TileFn = void (*)(const Conv1Job& job, size_t t0, size_t t1);
+
 struct DenseKernels {
   int64_t target = 0;
   const char* name = "";
@@ -75,6 +89,7 @@ struct DenseKernels {
   PanelTileFn panel_tile = nullptr;
   // Softmax of a finite row in place (attention probabilities).
   void (*softmax)(float* x, size_t n) = nullptr;
+  Conv1TileFn conv3x3_1ch = nullptr;
 };
 
 // Best table for this CPU (probed once, thread-safe).
@@ -91,5 +106,12 @@ Status DenseGemm(const DenseKernels& kernels, const float* x, size_t lda, size_t
 Status DenseGemmPanels(const DenseKernels& kernels, const float* x, size_t lda, size_t m,
                        const DensePanels& w, const float* bias, float* y, size_t ldy,
                        ThreadPool* pool);
+
+// Output frames [t0, t1) of the direct one-channel 3x3 convolution
+// (Conv1Job), on the calling thread; pad: scratch of at least
+// 3 * (freq + 2) floats. Bit-identical to im2col + DenseGemmPanels.
+Status Conv3x3OneChannel(const DenseKernels& kernels, const float* x, size_t time, size_t freq,
+                         const DensePanels& w, const float* bias, float* y, size_t t0, size_t t1,
+                         std::span<float> pad);
 
 }  // namespace qasr::kernels

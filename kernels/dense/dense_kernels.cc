@@ -7,6 +7,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "kernels/dense/conv-inl.h"
 #include "kernels/dense/dense-inl.h"
 #include "kernels/dense/softmax-inl.h"
 
@@ -14,8 +15,8 @@ HWY_BEFORE_NAMESPACE();
 namespace qasr::kernels::HWY_NAMESPACE {
 
 const DenseKernels* GetDenseKernels() {
-  static const DenseKernels kTable = {HWY_TARGET, hwy::TargetName(HWY_TARGET), &DenseTiles,
-                                      &PanelTiles, &SoftmaxRow};
+  static const DenseKernels kTable = {
+      HWY_TARGET, hwy::TargetName(HWY_TARGET), &DenseTiles, &PanelTiles, &SoftmaxRow, &Conv1Tiles};
   return &kTable;
 }
 

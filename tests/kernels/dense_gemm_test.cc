@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "tests/kernels/test_util.h"
@@ -123,6 +125,84 @@ TEST(DenseGemm, RejectsBadStrides) {
   EXPECT_FALSE(DenseGemm(k, x, 1, 1, w, 2, 1, 2, nullptr, y, 1, nullptr).ok());
   EXPECT_FALSE(DenseGemm(k, nullptr, 2, 1, w, 2, 1, 2, nullptr, y, 1, nullptr).ok());
   EXPECT_TRUE(DenseGemm(k, x, 2, 0, w, 2, 1, 2, nullptr, y, 1, nullptr).ok());
+}
+
+// The direct one-channel 3x3 convolution: bit-identical to im2col + the
+// panel GEMM of the same target, and within float rounding of a double
+// reference, over odd sizes, channel counts off the 16-column panels and
+// frame ranges split across calls.
+TEST(DenseGemm, OneChannelConvMatchesIm2colBitForBit) {
+  struct ConvShape {
+    size_t time, freq, out;
+  };
+  const ConvShape shapes[] = {{1, 1, 1},    {2, 5, 16},   {7, 13, 17},
+                              {30, 80, 16}, {11, 40, 64}, {3, 7, 33}};
+  std::mt19937 rng(13);
+  std::normal_distribution<float> dist;
+  for (const DenseKernels* kt : SupportedDenseKernels()) {
+    for (const ConvShape& s : shapes) {
+      const size_t pixels = s.time * s.freq;
+      std::vector<float> x(pixels), w(s.out * 9), bias(s.out);
+      for (auto& v : x) v = dist(rng);
+      for (auto& v : w) v = dist(rng);
+      for (auto& v : bias) v = dist(rng);
+      DensePanels panels;
+      ASSERT_TRUE(PackPanels(w.data(), 9, s.out, 9, false, panels).ok());
+      const auto at = [&](ptrdiff_t t, ptrdiff_t f) {
+        const bool in = t >= 0 && f >= 0 && t < static_cast<ptrdiff_t>(s.time) &&
+                        f < static_cast<ptrdiff_t>(s.freq);
+        return in ? x[static_cast<size_t>(t) * s.freq + static_cast<size_t>(f)] : 0.0f;
+      };
+      std::vector<float> patches(pixels * 9);
+      for (size_t t = 0; t < s.time; ++t)
+        for (size_t f = 0; f < s.freq; ++f)
+          for (size_t k = 0; k < 9; ++k)
+            patches[(t * s.freq + f) * 9 + k] =
+                at(static_cast<ptrdiff_t>(t + k / 3) - 1, static_cast<ptrdiff_t>(f + k % 3) - 1);
+      std::vector<float> want(pixels * s.out), got(pixels * s.out, -7.0f);
+      ASSERT_TRUE(DenseGemmPanels(*kt, patches.data(), 9, pixels, panels, bias.data(), want.data(),
+                                  s.out, nullptr)
+                      .ok());
+      std::vector<float> pad(3 * (s.freq + 2));
+      const size_t mid = s.time / 2;
+      ASSERT_TRUE(Conv3x3OneChannel(*kt, x.data(), s.time, s.freq, panels, bias.data(), got.data(),
+                                    mid, s.time, pad)
+                      .ok());
+      ASSERT_TRUE(Conv3x3OneChannel(*kt, x.data(), s.time, s.freq, panels, bias.data(), got.data(),
+                                    0, mid, pad)
+                      .ok());
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+          << kt->name << " T" << s.time << " F" << s.freq << " O" << s.out;
+      for (size_t t = 0; t < s.time; ++t)
+        for (size_t f = 0; f < s.freq; ++f)
+          for (size_t o = 0; o < s.out; ++o) {
+            double ref = bias[o], mag = std::fabs(ref);
+            for (size_t k = 0; k < 9; ++k) {
+              const double term =
+                  static_cast<double>(patches[(t * s.freq + f) * 9 + k]) * w[o * 9 + k];
+              ref += term;
+              mag += std::fabs(term);
+            }
+            ASSERT_NEAR(got[(t * s.freq + f) * s.out + o], ref, 1e-6 * mag + 1e-6) << kt->name;
+          }
+    }
+  }
+}
+
+TEST(DenseGemm, OneChannelConvRejectsBadArguments) {
+  const DenseKernels& k = ChosenDenseKernels();
+  std::vector<float> w(16 * 9, 1.0f), x(4 * 5, 1.0f), y(4 * 5 * 16), pad(3 * 7);
+  DensePanels panels, wrong_k;
+  ASSERT_TRUE(PackPanels(w.data(), 9, 16, 9, false, panels).ok());
+  ASSERT_TRUE(PackPanels(w.data(), 8, 16, 8, false, wrong_k).ok());
+  EXPECT_TRUE(Conv3x3OneChannel(k, x.data(), 4, 5, panels, nullptr, y.data(), 0, 4, pad).ok());
+  EXPECT_FALSE(Conv3x3OneChannel(k, x.data(), 4, 5, wrong_k, nullptr, y.data(), 0, 4, pad).ok());
+  EXPECT_FALSE(Conv3x3OneChannel(k, x.data(), 4, 5, panels, nullptr, y.data(), 0, 5, pad).ok());
+  EXPECT_FALSE(Conv3x3OneChannel(k, x.data(), 4, 5, panels, nullptr, y.data(), 3, 2, pad).ok());
+  EXPECT_FALSE(Conv3x3OneChannel(k, x.data(), 4, 5, panels, nullptr, y.data(), 0, 4,
+                                 std::span<float>(pad).first(20))
+                   .ok());
+  EXPECT_FALSE(Conv3x3OneChannel(k, nullptr, 4, 5, panels, nullptr, y.data(), 0, 4, pad).ok());
 }
 
 }  // namespace

@@ -13,10 +13,10 @@ def _row(name: str, real_us: float, weight_bytes: float, cpu_us: float | None = 
             "bytes_per_second": weight_bytes / (real_us * 1e-6)}
 
 
-def _run(tmp_path: Path, rows: list[dict]) -> str:
+def _run(tmp_path: Path, rows: list[dict], *args: str) -> str:
     path = tmp_path / "bench.json"
     path.write_text(json.dumps({"benchmarks": rows}))
-    return subprocess.run([sys.executable, str(REPORT), str(path)], check=True,
+    return subprocess.run([sys.executable, str(REPORT), str(path), *args], check=True,
                           capture_output=True, text=True).stdout
 
 
@@ -42,3 +42,28 @@ def test_ratios_and_stream_rows_are_separate(tmp_path: Path) -> None:
     assert dram.rstrip().endswith("| 50% |")
     # cached: 1 MB / 50 us = 20 GB/s = 50 % of the 4 MiB probe, 200 % of DRAM
     assert cached.rstrip().endswith("| 50% / 200% |")
+
+
+def test_two_thread_scaling_table(tmp_path: Path) -> None:
+    rows = [
+        _row("gemm/qasr_w2a8/M256xN1024xK4096/threads:1", 1000.0, 1.0e6),
+        _row("gemm/qasr_w2a8/M256xN1024xK4096/threads:2", 500.0, 1.0e6),
+        _row("gemm/onednn_s8/M256xN1024xK4096/threads:1", 900.0, 4.0e6),
+        _row("gemm/onednn_s8/M256xN1024xK4096/threads:2", 600.0, 4.0e6),
+        _row("gemm/qasr_w2a8/M1xN1024xK4096/threads:1", 50.0, 1.0e6),  # no 2-thread row
+    ]
+    out = _run(tmp_path, rows)
+    assert "| 256 | 1024 | 4096 | qasr_w2a8 | 2.00x |" in out
+    assert "| 256 | 1024 | 4096 | onednn_s8 | 1.50x |" in out
+    assert "| 1 | 1024 | 4096 | qasr_w2a8 |" not in out.split("2 threads vs 1")[1]
+
+
+def test_min_statistic_takes_the_fastest_repetition(tmp_path: Path) -> None:
+    shape = "M256xN1024xK4096/threads:1"
+    rows = [_row(f"gemm/qasr_w2a8/{shape}", t, 1.0e6) for t in (300.0, 100.0, 200.0)]
+    rows += [_row(f"gemm/onednn_s8/{shape}", t, 4.0e6) for t in (150.0, 400.0, 120.0)]
+    median = {"run_type": "aggregate", "aggregate_name": "median"}
+    rows += [dict(_row(f"gemm/qasr_w2a8/{shape}", 200.0, 1.0e6), **median),
+             dict(_row(f"gemm/onednn_s8/{shape}", 150.0, 4.0e6), **median)]
+    assert "| 0.75x |" in _run(tmp_path, rows)  # medians: 150 / 200
+    assert "| 1.20x |" in _run(tmp_path, rows, "--stat", "min")  # minima: 120 / 100
