@@ -46,6 +46,13 @@ inline constexpr size_t kPanelSuperblockBytes = 8 * NT * 32;
 // GEMV code prefetch distance (bytes, rounded up to whole calls of NT tiles).
 inline constexpr size_t kPrefetchBytes = 32768;
 
+// Tiles between a GEMV call and the one it prefetches for: whole calls of NT
+// tiles, at least kPrefetchBytes of codes.
+template <size_t NT>
+HWY_INLINE size_t GemvPrefetchTiles(const WeightLayout& l) {
+  return NT * ((kPrefetchBytes / NT + l.tile_code_bytes - 1) / l.tile_code_bytes);
+}
+
 // Superblocks accumulated in int16 before widening (see the header comment).
 template <int kBits>
 inline constexpr size_t kSpan = kBits == 2   ? 5
@@ -185,8 +192,7 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
         // hardware prefetcher barely ramps up on. Fetch the same superblock of
         // a later call's tiles, at least kPrefetchBytes ahead (prefetches
         // never fault).
-        const size_t ahead =
-            NT * ((kPrefetchBytes / NT + l.tile_code_bytes - 1) / l.tile_code_bytes);
+        const size_t ahead = GemvPrefetchTiles<NT>(l);
         for (size_t n = 0; n < NT; ++n)
           for (size_t b = 0; b < l.superblock_bytes; b += 64)
             _mm_prefetch(reinterpret_cast<const char*>(tiles[n] + ahead * l.tile_code_bytes +
@@ -265,11 +271,12 @@ HWY_INLINE void Micro(const A8Job& job, size_t t, size_t m, size_t g0, size_t g1
   for (size_t n = 0; n < NT; ++n) tiles[n] = kPanel ? panel + 32 * n : job.w.tile_codes(t + n);
   const size_t sb0 = l.GroupBegin(g0);
   if constexpr (NT == 4 && !kPanel) {
-    // GEMV: the next call's group scales and zero points (a separate
-    // stream from the codes; GroupDots prefetches those).
-    if (t + 2 * NT <= l.tiles) {
-      const uint8_t* scales = job.w.tile_scales(t + NT, 0);
-      const uint8_t* zeros = job.w.tile_zeros(t + NT, 0);
+    // GEMV: the group scales and zero points of the call GroupDots
+    // prefetches codes for (a separate stream from the codes).
+    const size_t ahead = GemvPrefetchTiles<NT>(l);
+    if (t + ahead + NT <= l.tiles) {
+      const uint8_t* scales = job.w.tile_scales(t + ahead, 0);
+      const uint8_t* zeros = job.w.tile_zeros(t + ahead, 0);
       for (size_t b = 0; b < NT * ng * kTileRows * 2; b += 64)
         _mm_prefetch(reinterpret_cast<const char*>(scales + b), _MM_HINT_T0);
       for (size_t b = 0; b < NT * ng * kTileRows; b += 64)
