@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "kernels/dense/dense-inl.h"  // StorePanelRows
 #include "kernels/dense/dense_gemm.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -43,22 +44,7 @@ HWY_INLINE void Conv1Block(const Conv1Job& j, const float* const* rows, size_t t
       for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::MulAdd(xb, wv[v], acc[i][v]);
     }
   }
-  const size_t n0 = p * kPanelCols, cols = HWY_MIN(kPanelCols, w.n - n0);
-  HWY_ALIGN float bias[kPanelCols] = {};
-  if (j.bias != nullptr)
-    for (size_t c = 0; c < cols; ++c) bias[c] = j.bias[n0 + c];
-  for (size_t i = 0; i < MR; ++i) {
-    float* yr = j.y + (t * j.freq + f + i) * w.n + n0;
-    if (cols == kPanelCols) {
-      for (size_t v = 0; v < kV; ++v)
-        hn::StoreU(hn::Add(acc[i][v], hn::Load(d, bias + v * kLanes)), d, yr + v * kLanes);
-    } else {
-      HWY_ALIGN float tmp[kPanelCols];
-      for (size_t v = 0; v < kV; ++v)
-        hn::Store(hn::Add(acc[i][v], hn::Load(d, bias + v * kLanes)), d, tmp + v * kLanes);
-      std::memcpy(yr, tmp, cols * sizeof(float));
-    }
-  }
+  StorePanelRows(d, acc, j.bias, w.n, p * kPanelCols, j.y + (t * j.freq + f) * w.n, w.n);
 }
 
 // Output frames [t0, t1); j.pad holds 3 * (freq + 2) floats of scratch.

@@ -74,6 +74,30 @@ void DenseTiles(const DenseJob& j, size_t m0, size_t m1, size_t n0, size_t n1) {
   if (n < n1) DenseRows<1>(j, m0, m1, n);
 }
 
+// Adds bias[n0 ..] (null: none) to MR rows of one panel's accumulators and
+// stores them at y + i * ldy + n0, dropping the columns at and past n.
+template <class D, size_t MR, size_t kV>
+HWY_INLINE void StorePanelRows(D d, const hn::Vec<D> (&acc)[MR][kV], const float* bias, size_t n,
+                               size_t n0, float* y, size_t ldy) {
+  constexpr size_t kLanes = hn::MaxLanes(D());
+  const size_t cols = HWY_MIN(kPanelCols, n - n0);
+  HWY_ALIGN float b[kPanelCols] = {};
+  if (bias != nullptr)
+    for (size_t c = 0; c < cols; ++c) b[c] = bias[n0 + c];
+  for (size_t i = 0; i < MR; ++i) {
+    float* yr = y + i * ldy + n0;
+    if (cols == kPanelCols) {
+      for (size_t v = 0; v < kV; ++v)
+        hn::StoreU(hn::Add(acc[i][v], hn::Load(d, b + v * kLanes)), d, yr + v * kLanes);
+    } else {
+      HWY_ALIGN float tmp[kPanelCols];
+      for (size_t v = 0; v < kV; ++v)
+        hn::Store(hn::Add(acc[i][v], hn::Load(d, b + v * kLanes)), d, tmp + v * kLanes);
+      for (size_t c = 0; c < cols; ++c) yr[c] = tmp[c];
+    }
+  }
+}
+
 // Outer-product block: MR rows x one 16-column panel; per k, the panel's
 // 16 weights (kV vectors) times a broadcast of each row's x[k].
 template <size_t MR>
@@ -97,22 +121,7 @@ HWY_INLINE void PanelBlock(const PanelJob& j, size_t m, size_t p) {
       for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::MulAdd(xb, wv[v], acc[i][v]);
     }
   }
-  const size_t n0 = p * kPanelCols, cols = HWY_MIN(kPanelCols, w.n - n0);
-  HWY_ALIGN float bias[kPanelCols] = {};
-  if (j.bias != nullptr)
-    for (size_t c = 0; c < cols; ++c) bias[c] = j.bias[n0 + c];
-  for (size_t i = 0; i < MR; ++i) {
-    float* yr = j.y + (m + i) * j.ldy + n0;
-    if (cols == kPanelCols) {
-      for (size_t v = 0; v < kV; ++v)
-        hn::StoreU(hn::Add(acc[i][v], hn::Load(d, bias + v * kLanes)), d, yr + v * kLanes);
-    } else {
-      HWY_ALIGN float tmp[kPanelCols];
-      for (size_t v = 0; v < kV; ++v)
-        hn::Store(hn::Add(acc[i][v], hn::Load(d, bias + v * kLanes)), d, tmp + v * kLanes);
-      for (size_t c = 0; c < cols; ++c) yr[c] = tmp[c];
-    }
-  }
+  StorePanelRows(d, acc, j.bias, w.n, p * kPanelCols, j.y + m * j.ldy, j.ldy);
 }
 
 // Panels in the outer loop: one panel (16 x K floats) stays in L1/L2 while
