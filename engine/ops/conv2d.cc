@@ -32,23 +32,26 @@ Status Conv2d(const OpContext& ctx, const Conv2dShape& s, const LinearWeights& w
   const size_t rows_max = std::min(chunk, time) * freq;
   const size_t slots = std::min(threads, chunks);
   if (scratch.slots.size() < slots) scratch.slots.resize(slots);
+  if (cin == 1 && k == 3 && !w.is_packed && w.act_bits == 0) {
+    // One input channel (the first VGG layer): the direct kernel, same bits
+    // as the im2col path below without copying 9 single floats per pixel;
+    // its only scratch is three zero-padded input frames per thread.
+    if (w.panels == nullptr) return InvalidArgument("conv2d: weights not set");
+    Result<const kernels::DensePanels*> panels = w.panels->Get();
+    if (!panels.ok()) return panels.status();
+    for (size_t i = 0; i < slots; ++i)
+      if (scratch.slots[i].patches.size() < 3 * (freq + 2))
+        scratch.slots[i].patches.resize(3 * (freq + 2));
+    return ParallelSlots(ctx, chunks, [&](size_t slot, size_t c) {
+      return kernels::Conv3x3OneChannel(*ctx.dense, x, time, freq, **panels, w.bias, y, c * chunk,
+                                        std::min(time, (c + 1) * chunk),
+                                        scratch.slots[slot].patches);
+    });
+  }
   for (size_t i = 0; i < slots; ++i)
     if (scratch.slots[i].patches.size() < rows_max * cols)
       scratch.slots[i].patches.resize(rows_max * cols);
   const OpContext single = SingleThreaded(ctx);
-  if (cin == 1 && k == 3 && !w.is_packed && w.act_bits == 0) {
-    // One input channel (the first VGG layer): the direct kernel, same bits
-    // as the im2col path below without copying 9 single floats per pixel.
-    if (w.panels == nullptr) return InvalidArgument("conv2d: weights not set");
-    Result<const kernels::DensePanels*> panels = w.panels->Get();
-    if (!panels.ok()) return panels.status();
-    return ParallelSlots(ctx, chunks, [&](size_t slot, size_t c) {
-      std::vector<float>& pad = scratch.slots[slot].patches;
-      if (pad.size() < 3 * (freq + 2)) pad.resize(3 * (freq + 2));
-      return kernels::Conv3x3OneChannel(*ctx.dense, x, time, freq, **panels, w.bias, y, c * chunk,
-                                        std::min(time, (c + 1) * chunk), pad);
-    });
-  }
   return ParallelSlots(ctx, chunks, [&](size_t slot, size_t c) {
     const size_t t0 = c * chunk, t1 = std::min(time, t0 + chunk);
     Conv2dScratch::Slot& mine = scratch.slots[slot];
