@@ -50,6 +50,8 @@ def failure_paths(tmp: Path) -> None:
     expect_error("unknown flag", [wav, "--bogus"], 109, "bogus")
     expect_error("beam 0", [wav, "--beam", "0"], 105, "beam")
     expect_error("bad format", [wav, "--format", "docx"], 105, "format")
+    expect_error("negative len-pen", [wav, "--len-pen", "-1"], 105, "len-pen")
+    expect_error("len-pen not a number", [wav, "--len-pen", "long"], 105, "len-pen")
     expect_error("nbest > beam", [wav, "--beam", "2", "--nbest", "3"], 2, "--nbest")
     expect_error("missing model", [wav, "--model", str(tmp / "none.qasr")], 2, "none.qasr")
     junk = tmp / "junk.qasr"
@@ -90,6 +92,12 @@ def end_to_end(tmp: Path) -> None:
         check(f"parity with decode.py: {Path(wav).name}",
               ids == ref["tokens"] and abs(segs[0]["score"] - ref["score"]) < 1e-4,
               f"rc={rc} {ids} vs {ref}")
+    # --len-pen 1 is the default (fairseq's lenpen); 0 ranks by the raw sum of log-probs.
+    rc, out_default, err = run([wavs[0]] + base + ["--format", "json", "--no-vad"])
+    rc1, out_lp1, err1 = run([wavs[0]] + base + ["--format", "json", "--no-vad", "--len-pen", "1"])
+    check("len-pen 1 is the default", rc == 0 and rc1 == 0 and out_default == out_lp1, err + err1)
+    rc0, out_lp0, err0 = run([wavs[0]] + base + ["--format", "json", "--no-vad", "--len-pen", "0"])
+    check("len-pen 0 runs", rc0 == 0 and json.loads(out_lp0)["segments"], err0)
     for fmt in ("txt", "srt", "vtt"):
         rc, out, err = run([wavs[0]] + base + ["--format", fmt])
         check(f"{fmt} exit", rc == 0, err)

@@ -32,6 +32,7 @@ struct TranscribeArgs {
   int nbest = 1;
   int threads = 0;
   int loop_guard = 8;
+  double len_pen = 1.0;
   bool quiet = false;
   bool no_vad = false;
   double max_segment_s = 20.0;
@@ -173,6 +174,7 @@ int Run(const TranscribeArgs& args, OutputFormat format) {
   ro.threads = threads;
   ro.vad = !args.no_vad;
   ro.loop_max_repeats = args.loop_guard;
+  ro.len_pen = args.len_pen;
   ro.max_segment_s = args.max_segment_s;
   ro.on_progress = [&](const Progress& p) {
     progress.Update(current, index, args.inputs.size(), p);
@@ -249,6 +251,10 @@ Command AddTranscribeCommand(CLI::App& parent) {
   app->add_option("--loop-guard", args->loop_guard,
                   "Stop a unit of 1-4 tokens repeating more than N times in a row (0 = off)")
       ->check(CLI::Range(0, 1000));
+  app->add_option("--len-pen", args->len_pen,
+                  "Length penalty: finished hypotheses are ranked by sum(log p) / length^P "
+                  "(fairseq --lenpen; > 1 favours longer ones)")
+      ->check(CLI::Range(0.0, 10.0));
   app->add_flag("--no-vad", args->no_vad, "Do not split at pauses (fixed-length segments)");
   app->add_flag("-q,--quiet", args->quiet, "No progress or per-file messages on stderr");
   return {app, [args] {

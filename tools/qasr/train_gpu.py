@@ -363,7 +363,8 @@ def run_fp32(a: argparse.Namespace) -> None:
 
 
 def run_qat(a: argparse.Namespace) -> None:
-    from .quant.api import quant_layers
+    from .quant.api import load_recipe, quant_layers
+    from .quant.io import recipe_to_json
     from .quant.qat import distill_loss, make_optimizer, make_student, set_precision
 
     r = Runner(a)
@@ -391,6 +392,10 @@ def run_qat(a: argparse.Namespace) -> None:
     def on_eval(step: int) -> None:
         res = r.dev_eval(student)
         r.log(f"qat eval step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in res.items()), tag="qat_eval", step=step, **res)
+        # A checkpoint at every evaluation, so a long (CPU) run that is stopped keeps its progress.
+        bits = {n: m.spec.bits for n, m in quant_layers(student)}
+        meta = {"mode": "qat", "recipe": {"layers": recipe_to_json(load_recipe(a.recipe))}, "bits": bits, "args": vars(a), "step": step, **res}
+        model_to_npz(student, r.out / "qat_last.npz", meta, dtype=np.float16 if a.save_fp16 else np.float32)
 
     remaining = a.time_budget - (time.time() - r.t0) - a.reserve
     for si, bits in enumerate(stages):
@@ -403,8 +408,6 @@ def run_qat(a: argparse.Namespace) -> None:
         r.log(f"qat stage w{bits} done after {steps} steps: " + " ".join(f"{k} {v:.4f}" for k, v in res.items()), tag="qat_stage", bits=bits, step=steps, **res)
     res = r.dev_eval(student, wer_utts=a.wer_utts)
     r.log("qat final " + " ".join(f"{k} {v:.4f}" for k, v in res.items()), tag="qat_final", **res)
-    from .quant.io import recipe_to_json
-    from .quant.api import load_recipe
 
     bits = {n: m.spec.bits for n, m in quant_layers(student)}
     model_to_npz(student, r.out / "qat.npz", {"mode": "qat", "recipe": {"layers": recipe_to_json(load_recipe(a.recipe))}, "bits": bits, "args": vars(a), **res}, dtype=np.float16 if a.save_fp16 else np.float32)

@@ -114,7 +114,10 @@ def test_tiny_fp32_run_writes_loadable_weights(tmp_path: Path) -> None:
               "--teacher", str(out / "last.npz"), "--recipe", "w2g128_mix", "--stages", "2", "--time-budget", "8",
               "--reserve", "4", "--device", "cpu", "--threads", "1", "--workers", "1", "--max-frames", "2000",
               "--warmup", "2", "--wer-utts", "2", "--log-every", "1"]
-    main(["qat", *common, "--out", str(tmp_path / "q1")])
+    # q1 evaluates (and so checkpoints) every second; q2 continues from q1's final file.
+    main(["qat", *common, "--out", str(tmp_path / "q1"), "--eval-every", "1"])
+    assert npz_meta(tmp_path / "q1" / "qat_last.npz")["mode"] == "qat"
+    assert npz_meta(tmp_path / "q1" / "qat_last.npz")["step"] > 0
     main(["qat", *common, "--out", str(tmp_path / "q2"), "--student-init", str(tmp_path / "q1" / "qat.npz")])
     first = json.loads((tmp_path / "q1" / "summary.json").read_text())
     again = json.loads((tmp_path / "q2" / "summary.json").read_text())

@@ -42,10 +42,17 @@ void PrewarmLayer(const TransformerLayerWeights& l, size_t rows, LinearScratch& 
 void DecoderState::GrowSteps(const VggTransformerWeights& w) {
   const size_t old = capacity_;
   capacity_ = capacity_ == 0 ? kDefaultMaxSteps : 2 * capacity_;
+  // Uninitialised on purpose: a page of the cache becomes resident only when
+  // a step writes it, so peak memory follows the steps actually decoded, not
+  // the capacity (6 layers x 2 x 256 steps x 5 beams x 1024 floats = 63 MB at
+  // paper scale). Slot (s, i) is at (s * beams + i) * d and stays put.
   for (size_t li = 0; li < w.decoder_layers.size(); ++li) {
     const size_t d = w.decoder_layers[li].d;
-    self_k_[li].resize(capacity_ * beams_ * d);  // slot (s, i) at (s * beams + i) * d: stays put
-    self_v_[li].resize(capacity_ * beams_ * d);
+    for (auto* cache : {&self_k_[li], &self_v_[li]}) {
+      auto grown = hwy::AllocateAligned<float>(capacity_ * beams_ * d);
+      if (old > 0) std::copy_n(cache->get(), step_ * beams_ * d, grown.get());
+      *cache = std::move(grown);
+    }
   }
   std::vector<int32_t> h(beams_ * capacity_), hn(beams_ * capacity_);
   for (size_t i = 0; i < beams_ && old > 0; ++i)
@@ -75,7 +82,7 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
     most_d = std::max(most_d, l.d);
     most_ffn = std::max(most_ffn, l.ffn);
   }
-  buf_.Reserve(std::max(beams, frames), most_d, most_ffn);
+  buf_.Reserve(beams, most_d, most_ffn, frames);
   for (size_t li = 0; li < layers; ++li) {
     const auto& l = w.decoder_layers[li];
     const size_t d = l.d;
@@ -137,8 +144,8 @@ Status DecoderState::Layer(const OpContext& ctx, const TransformerLayerWeights& 
   // Self-attention: this step's K/V go straight into slot (step, i).
   QASR_RETURN_IF_ERROR(
       ResidualBlock(ctx, l.self_attn_ln, l.normalize_before, x, n, d, buf_, [&](const float* h) {
-        float* k = self_k_[li].data() + step_ * beams_ * d;
-        float* v = self_v_[li].data() + step_ * beams_ * d;
+        float* k = self_k_[li].get() + step_ * beams_ * d;
+        float* v = self_v_[li].get() + step_ * beams_ * d;
         QASR_RETURN_IF_ERROR(Linear(ctx, l.self_attn.q, h, d, n, buf_.q.data(), d, buf_.linear));
         QASR_RETURN_IF_ERROR(Linear(ctx, l.self_attn.k, h, d, n, k, d, buf_.linear));
         QASR_RETURN_IF_ERROR(Linear(ctx, l.self_attn.v, h, d, n, v, d, buf_.linear));
@@ -146,8 +153,8 @@ Status DecoderState::Layer(const OpContext& ctx, const TransformerLayerWeights& 
           const int32_t* hist = history_.data() + i * capacity_;
           for (size_t s = 0; s <= step_; ++s) {
             const size_t slot = (s * beams_ + static_cast<size_t>(hist[s])) * d;
-            key_rows_[s] = self_k_[li].data() + slot;
-            value_rows_[s] = self_v_[li].data() + slot;
+            key_rows_[s] = self_k_[li].get() + slot;
+            value_rows_[s] = self_v_[li].get() + slot;
           }
           AttendRows(ctx, shape, scale, buf_.q.data() + i * d, key_rows_.data(), value_rows_.data(),
                      step_ + 1, scores_.data(), buf_.attn.data() + i * d);

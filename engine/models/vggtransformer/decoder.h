@@ -13,6 +13,8 @@
 // Thread-safety: one DecoderState per session.
 #pragma once
 
+#include <hwy/aligned_allocator.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -43,9 +45,9 @@ class DecoderState {
   size_t beams_ = 0, capacity_ = 0, step_ = 0, prev_n_ = 0;
   size_t frames_ = 0, valid_ = 0;
   // Per decoder layer: cross-attention K/V packed per head, self K/V
-  // [capacity][beams][d].
+  // [capacity][beams][d] (uninitialised beyond the decoded steps).
   std::vector<HeadPanels> cross_;
-  std::vector<std::vector<float>> self_k_, self_v_;
+  std::vector<hwy::AlignedFreeUniquePtr<float[]>> self_k_, self_v_;
   std::vector<int32_t> history_, history_next_;  // [beams][capacity] slots
   // Per conv layer: the previous kernel-1 inputs [beams][(kernel-1)*in], and
   // the current windows [beams][kernel*in].

@@ -16,8 +16,9 @@ void Grow(std::vector<float>& v, size_t n) {
 }
 }  // namespace
 
-void LayerBuffers::Reserve(size_t rows, size_t d, size_t ffn_dim) {
-  for (auto* v : {&h, &q, &k, &v, &attn, &proj}) Grow(*v, rows * d);
+void LayerBuffers::Reserve(size_t rows, size_t d, size_t ffn_dim, size_t kv_rows) {
+  for (auto* b : {&h, &q, &attn, &proj}) Grow(*b, rows * d);
+  for (auto* b : {&k, &v}) Grow(*b, std::max(rows, kv_rows) * d);
   Grow(ffn, rows * ffn_dim);
 }
 

@@ -18,8 +18,10 @@ struct LayerBuffers {
   std::vector<float> h, q, k, v, attn, proj, ffn;
   AttentionScratch attention;
   LinearScratch linear;
-  // Sizes every buffer for `rows` rows of the given widths.
-  void Reserve(size_t rows, size_t d, size_t ffn_dim);
+  // Sizes every buffer for `rows` rows of the given widths; k and v for
+  // max(rows, kv_rows) rows (the decoder projects the encoder's frames into
+  // them once per utterance, but runs everything else on a few beams).
+  void Reserve(size_t rows, size_t d, size_t ffn_dim, size_t kv_rows = 0);
 };
 
 // model.py _block: pre-LN x += fn(LN(x)); post-LN x = LN(x + fn(x)).
