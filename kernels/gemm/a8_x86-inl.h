@@ -242,16 +242,6 @@ HWY_INLINE void GroupEpilogue(const A8Job& job, size_t t, size_t m, size_t g,
   }
 }
 
-// Partial sums of tile rows n0 .. n0+7 (zeros past N) from a previous K block.
-template <class DF>
-HWY_INLINE hn::Vec<DF> LoadRows(DF df, const float* row, size_t n0, size_t n_rows) {
-  const size_t valid = ValidLanes(n0, hn::Lanes(df), n_rows);
-  if (valid == hn::Lanes(df)) return hn::LoadU(df, row + n0);
-  HWY_ALIGN float tmp[16] = {};
-  std::memcpy(tmp, row + n0, valid * sizeof(float));
-  return hn::Load(df, tmp);
-}
-
 // Rows [m, m+MR) x tiles [t, t+NT), groups [g0, g1): the group dots, scaled
 // and summed in group order into y. A K block after the first resumes from
 // the partial sums the previous one left in job.y; the last applies the
@@ -288,7 +278,7 @@ HWY_INLINE void Micro(const A8Job& job, size_t t, size_t m, size_t g0, size_t g1
   if (kDots || g0 == 0) {
     GroupEpilogue<kBits, kPanel, MR, NT, kDots, true>(job, t, m, g++, xr, tiles, sb0, y);
   } else {
-    for (size_t n = 0; n < NT; ++n)
+    for (size_t n = 0; n < NT; ++n)  // partial sums a previous K block left in y
       for (size_t i = 0; i < MR; ++i)
         y[i * NT + n] = LoadRows(df, job.y + (m + i) * job.ldy, (t + n) * kTileRows, n_rows).raw;
   }

@@ -61,15 +61,20 @@ HWY_INLINE size_t ValidLanes(size_t n0, size_t lanes, size_t n_rows) {
   return n0 >= n_rows ? 0 : (n_rows - n0 < lanes ? n_rows - n0 : lanes);
 }
 
+// row[n0 ..] with zeros for the lanes past n_rows (the mirror of StoreRows).
+template <class DF>
+HWY_INLINE hn::Vec<DF> LoadRows(DF df, const float* row, size_t n0, size_t n_rows) {
+  const size_t valid = ValidLanes(n0, hn::Lanes(df), n_rows);
+  if (valid == hn::Lanes(df)) return hn::LoadU(df, row + n0);
+  HWY_ALIGN float tmp[16] = {};
+  if (valid != 0) std::memcpy(tmp, row + n0, valid * sizeof(float));
+  return hn::Load(df, tmp);
+}
+
 // bias[n0 ..] with zeros for missing rows (or everywhere if bias is null).
 template <class DF>
 HWY_INLINE hn::Vec<DF> LoadBias(DF df, const float* bias, size_t n0, size_t n_rows) {
-  const size_t valid = ValidLanes(n0, hn::Lanes(df), n_rows);
-  if (bias == nullptr || valid == 0) return hn::Zero(df);
-  if (valid == hn::Lanes(df)) return hn::LoadU(df, bias + n0);
-  HWY_ALIGN float tmp[16] = {};
-  std::memcpy(tmp, bias + n0, valid * sizeof(float));
-  return hn::Load(df, tmp);
+  return bias == nullptr ? hn::Zero(df) : LoadRows(df, bias, n0, n_rows);
 }
 
 template <class D>

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from .data import make_batches
 from .featpack import read_pack
 from .model import EOS_ID, PAD_ID, VGGTransformer, VGGTransformerConfig, get_config, num_params
+from .train import TrainModule
 
 
 class DeviceData:
@@ -243,36 +244,11 @@ class Runner:
         return wer(pairs)
 
 
-class CtcLoss(nn.Module):
-    """Label-smoothed CE on the decoder + auxiliary CTC on the encoder (as :mod:`qasr.train`)."""
+class CtcLoss(TrainModule):
+    """:class:`qasr.train.TrainModule` (label-smoothed CE + auxiliary CTC) on this trainer's batch dicts."""
 
-    def __init__(self, model: VGGTransformer, ctc_weight: float, label_smoothing: float) -> None:
-        super().__init__()
-        self.model = model
-        self.ctc_weight = ctc_weight
-        self.ls = label_smoothing
-        self.ctc_head = nn.Linear(model.cfg.enc_output_dim, model.cfg.vocab_size + 1) if ctc_weight > 0 else None
-
-    def forward(self, b: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        from .model import encoder_lengths
-
-        enc, mask = self.model.encoder(b["feats"], b["lengths"])
-        logits = self.model.decoder(b["prev"], enc, mask).float()
-        tgt = b["tgt"]
-        ntok = tgt.ne(PAD_ID).sum()
-        ce = F.cross_entropy(logits.view(-1, logits.size(-1)), tgt.view(-1), ignore_index=PAD_ID, reduction="sum", label_smoothing=self.ls) / ntok
-        out = {"ce": ce.detach()}
-        loss = ce
-        if self.ctc_head is not None:
-            lp = torch.log_softmax(self.ctc_head(enc).float(), dim=-1).transpose(0, 1)
-            in_len = encoder_lengths(b["lengths"], self.model.cfg.vgg)
-            tl = b["tlen"]
-            targets = tgt[:, : int(tl.max())].masked_fill(tgt[:, : int(tl.max())].eq(PAD_ID), 0)
-            ctc = F.ctc_loss(lp, targets, in_len, tl, blank=lp.size(-1) - 1, reduction="sum", zero_infinity=True) / tl.sum().clamp(min=1)
-            loss = (1 - self.ctc_weight) * ce + self.ctc_weight * ctc
-            out["ctc"] = ctc.detach()
-        out["loss"] = loss
-        return out
+    def forward(self, b: Dict[str, Tensor]) -> Dict[str, Tensor]:  # type: ignore[override]
+        return super().forward(b["feats"], b["lengths"], b["prev"], b["tgt"], b["tlen"])
 
 
 def train_loop(r: Runner, params: Sequence[Any], opt: torch.optim.Optimizer, step_fn: Any, budget: float, tag: str, on_eval: Any) -> int:
