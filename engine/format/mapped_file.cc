@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -52,6 +53,19 @@ void MappedFile::Reset() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
   data_ = nullptr;
   size_ = 0;
+}
+
+void MappedFile::ReleasePages(std::span<const uint8_t> mapping, std::span<const uint8_t> range) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto map_lo = reinterpret_cast<uintptr_t>(mapping.data());
+  const uintptr_t map_hi = map_lo + mapping.size();
+  const uintptr_t lo = std::max(reinterpret_cast<uintptr_t>(range.data()), map_lo);
+  const uintptr_t hi = std::min(reinterpret_cast<uintptr_t>(range.data()) + range.size(), map_hi);
+  if (mapping.empty() || range.empty() || lo >= hi) return;
+  const uintptr_t first = (lo + page - 1) / page * page, last = hi / page * page;
+  // A private, read-only, never-written file mapping: MADV_DONTNEED unmaps
+  // the pages and the next access re-reads them from the page cache.
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 Result<MappedFile> MappedFile::Open(const std::string& path) {

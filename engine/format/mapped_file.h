@@ -28,6 +28,13 @@ class MappedFile {
 
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
 
+  // Drops this process's resident copies of the whole pages of `range` that
+  // lie within `mapping` (the bytes() of a live MappedFile; nothing outside
+  // it is touched): a later read of them faults them back in from the file,
+  // so nothing but the resident set changes. For data the engine has copied
+  // into another layout and no longer reads.
+  static void ReleasePages(std::span<const uint8_t> mapping, std::span<const uint8_t> range);
+
  private:
   MappedFile(const uint8_t* data, size_t size) : data_(data), size_(size) {}
   void Reset();

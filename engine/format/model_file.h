@@ -77,6 +77,11 @@ class ModelFile {
   uint16_t version_major() const { return version_major_; }
   uint16_t version_minor() const { return version_minor_; }
   uint64_t file_bytes() const { return bytes_.size(); }
+  // The whole file when it is a read-only file mapping (Open), else empty
+  // (FromBytes): what MappedFile::ReleasePages may release.
+  std::span<const uint8_t> mapped_bytes() const {
+    return owned_ == nullptr ? map_.bytes() : std::span<const uint8_t>();
+  }
   uint32_t checksum() const { return checksum_; }
 
  private:

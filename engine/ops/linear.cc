@@ -7,7 +7,10 @@ namespace qasr::engine {
 Result<const kernels::DensePanels*> LazyPanels::Get() const {
   std::call_once(once_, [this] {
     status_ = kernels::PackPanels(w_, transposed_ ? n_ : k_, n_, k_, transposed_, panels_);
-    std::vector<float>().swap(owned_);  // the panels are the only copy read from now on
+    if (!status_.ok()) return;
+    // The panels are the only copy read from now on.
+    std::vector<float>().swap(owned_);
+    if (release_) release_({reinterpret_cast<const uint8_t*>(w_), n_ * k_ * sizeof(float)});
   });
   if (!status_.ok()) return status_;
   return &panels_;

@@ -16,7 +16,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "engine/ops/context.h"
@@ -30,13 +33,20 @@ namespace qasr::engine {
 // fp32 weights, [n][k] or transposed [k][n], and their GEMM panels
 // (kernels::PackPanels), packed once, on the first Get(): model load then
 // costs no repacking and the first use of each layer pays it (docs/FORMAT.md
-// §7). The source is either in the model's mapping (borrowed) or owned
-// (weights the loader rearranged; freed once packed). A failed pack (out of
-// memory) is returned by every Get().
+// §7). The source is either in the model's mapping (borrowed: its resident
+// pages are handed to `release` once packed, which drops them from the
+// mapping, so the weights are not held twice) or owned (weights the loader
+// rearranged; freed once packed). A failed pack (out of memory) is returned
+// by every Get().
 class LazyPanels {
  public:
-  LazyPanels(const float* w, size_t n, size_t k, bool transposed = false)
-      : w_(w), n_(n), k_(k), transposed_(transposed) {}
+  // Called once after packing with the borrowed source's bytes (e.g. to drop
+  // their resident pages from the model's mapping); may be empty.
+  using ReleaseFn = std::function<void(std::span<const uint8_t>)>;
+
+  LazyPanels(const float* w, size_t n, size_t k, bool transposed = false,
+             ReleaseFn release = nullptr)
+      : w_(w), n_(n), k_(k), transposed_(transposed), release_(std::move(release)) {}
   LazyPanels(std::vector<float> owned, size_t n, size_t k)
       : w_(owned.data()), n_(n), k_(k), owned_(std::move(owned)) {}
   LazyPanels(const LazyPanels&) = delete;
@@ -51,6 +61,7 @@ class LazyPanels {
   const float* w_;
   size_t n_, k_;
   bool transposed_ = false;
+  ReleaseFn release_;
   // Written once inside call_once, read-only afterwards.
   mutable std::vector<float> owned_;
   mutable std::once_flag once_;

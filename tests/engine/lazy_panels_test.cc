@@ -1,9 +1,21 @@
 // LazyPanels: packs once, on first use, identically to kernels::PackPanels,
 // from borrowed, transposed or owned weights, and from several threads at
-// once (std::call_once; a -DQASR_SANITIZE=thread build checks the races).
+// once (std::call_once; a -DQASR_SANITIZE=thread build checks the races);
+// hands a borrowed source to its release function once packed. And the
+// release the engine uses: MappedFile::ReleasePages drops resident pages of
+// a file mapping without changing what reading it returns.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "engine/format/mapped_file.h"
 #include "engine/ops/linear.h"
 #include "gtest/gtest.h"
 
@@ -77,6 +89,74 @@ TEST(LazyPanels, ConcurrentFirstUse) {
     ASSERT_NE(seen[0], nullptr);
     ExpectSame(*seen[0], w, n, k);
   }
+}
+
+TEST(LazyPanels, ReleasesTheBorrowedSourceOnceAfterPacking) {
+  const size_t n = 24, k = 40;
+  const std::vector<float> w = Weights(n, k);
+  std::vector<std::span<const uint8_t>> released;
+  const LazyPanels lazy(w.data(), n, k, false,
+                        [&](std::span<const uint8_t> r) { released.push_back(r); });
+  EXPECT_TRUE(released.empty());  // nothing before the first use
+  ExpectPacks(lazy, w, n, k);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].data(), reinterpret_cast<const uint8_t*>(w.data()));
+  EXPECT_EQ(released[0].size(), n * k * sizeof(float));
+  ASSERT_TRUE(lazy.Get().ok());
+  EXPECT_EQ(released.size(), 1u);
+}
+
+TEST(LazyPanels, AFailedPackReleasesNothing) {
+  bool called = false;
+  const LazyPanels lazy(static_cast<const float*>(nullptr), 4, 4, false,
+                        [&](std::span<const uint8_t>) { called = true; });
+  EXPECT_FALSE(lazy.Get().ok());
+  EXPECT_FALSE(called);
+}
+
+// Resident kB of the mapping that starts at `p` (/proc/self/smaps), -1 if absent.
+long ResidentKb(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::ostringstream want;
+  want << std::hex << reinterpret_cast<uintptr_t>(p) << "-";
+  std::string line;
+  bool in = false;
+  while (std::getline(smaps, line)) {
+    if (line.rfind(want.str(), 0) == 0) in = true;
+    if (in && line.rfind("Rss:", 0) == 0) return std::stol(line.substr(4));
+  }
+  return -1;
+}
+
+TEST(MappedFile, ReleasedPagesReadBackFromTheFile) {
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t size = 64 * page + 123;
+  std::vector<uint8_t> data(size);
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<uint8_t>(i * 2654435761u >> 13);
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("qasr_release_test_" + std::to_string(::getpid()) + ".bin");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(size));
+  }
+  auto file = MappedFile::Open(path.string());
+  std::filesystem::remove(path);  // the mapping keeps the data
+  ASSERT_TRUE(file.ok());
+  const std::span<const uint8_t> bytes = file->bytes();
+  ASSERT_EQ(bytes.size(), size);
+  unsigned sum = 0;
+  for (size_t i = 0; i < size; i += page) sum += bytes[i];  // make every page resident
+  EXPECT_GT(sum, 0u);
+  const long before = ResidentKb(bytes.data());
+  EXPECT_GE(before, static_cast<long>(64 * page / 1024));
+  // A range that starts mid-page, ends past the mapping (clipped), and an
+  // empty range and one outside the mapping (ignored).
+  MappedFile::ReleasePages(bytes, {bytes.data() + 100, size + 4096});
+  MappedFile::ReleasePages(bytes, {});
+  MappedFile::ReleasePages(bytes, {data.data(), data.size()});
+  const long after = ResidentKb(bytes.data());
+  EXPECT_LE(after, static_cast<long>(2 * page / 1024)) << "before " << before;
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), bytes.begin()));  // faulted back in intact
 }
 
 TEST(LazyPanels, ErrorIsReturnedByEveryGet) {

@@ -63,6 +63,26 @@ def test_export_rows_writes_models_with_size_metadata(tmp_path: Path) -> None:
     assert md.count("\n") == 2 + len(infos) and "ptq-mse-w2g32" in md
 
 
+def test_export_rows_gptq_row_needs_and_uses_calibration(tmp_path: Path) -> None:
+    from qasr.quant.io import random_calibration
+
+    ckpt, spm = _tiny_checkpoint(tmp_path)
+    with pytest.raises(ValueError, match="calibration"):
+        export_rows(ckpt, spm, tmp_path / "rows", ["gptq:w4g64"], [])
+    calls = []
+
+    def calibrate(model: torch.nn.Module) -> None:
+        calls.append(1)
+        random_calibration(model)
+
+    paths = export_rows(ckpt, spm, tmp_path / "rows", ["gptq:w4g64", "rtn:w4g64"], [], calibrate)
+    assert [p.name for p in paths] == ["fp32.qasr", "ptq-gptq-w4g64.qasr", "ptq-rtn-w4g64.qasr"] and calls == [1]
+    gptq_info, rtn_info = row_info(paths[1]), row_info(paths[2])
+    assert gptq_info["method"] == "PTQ gptq" and gptq_info["bits_per_weight"] == rtn_info["bits_per_weight"]
+    # GPTQ moves codes: the two files hold different weights for the same recipe
+    assert gptq_info["checksum"] != rtn_info["checksum"]
+
+
 @pytest.mark.parametrize("bad", ["nocolon", "rtn:"])
 def test_export_rows_rejects_malformed_ptq_rows(tmp_path: Path, bad: str) -> None:
     ckpt, spm = _tiny_checkpoint(tmp_path)

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/format/mapped_file.h"
 #include "engine/format/tensor_registry.h"
 #include "kernels/formats/fp16.h"
 
@@ -94,7 +95,7 @@ class Builder {
     } else {
       auto w = Floats(wname, in * out);
       if (!w.ok()) return w.status();
-      l.panels = &out_.panels.emplace_back(*w, out, in);
+      l.panels = &out_.panels.emplace_back(*w, out, in, false, Releaser());
     }
     auto b = Floats(module + ".bias", out);
     if (!b.ok()) return b.status();
@@ -102,6 +103,14 @@ class Builder {
     l.act_bits = ActBits(module, l.is_packed);
     if (!l.is_packed && l.act_bits == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(l));
     return l;
+  }
+
+  // Drops a packed source's pages from the model's mapping (none for a model
+  // read from memory: its bytes are not a file's).
+  LazyPanels::ReleaseFn Releaser() const {
+    const std::span<const uint8_t> mapping = file_.mapped_bytes();
+    if (mapping.empty()) return nullptr;
+    return [mapping](std::span<const uint8_t> range) { MappedFile::ReleasePages(mapping, range); };
   }
 
   // A Linear over a weight we had to rearrange (f32).
@@ -236,7 +245,7 @@ class Builder {
       const size_t cols = dw.kernel * dw.in;
       dw.w.in = cols;
       dw.w.out = dw.out;
-      dw.w.panels = &out_.panels.emplace_back(raw, dw.out, cols, true);
+      dw.w.panels = &out_.panels.emplace_back(raw, dw.out, cols, true, Releaser());
       dw.w.bias = bias;
       if (ActBits(mod, false) == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(dw.w));
       dw.has_ln = cc.layer_norm;

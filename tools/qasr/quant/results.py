@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..wer import edit_distance
 
@@ -40,8 +40,11 @@ def _export_row(model: Any, spm: Path, out: Path, row: str, recipe: Any, extra: 
     return meta
 
 
-def export_rows(teacher: Path, spm: Path, out_dir: Path, ptq_rows: Sequence[str], qat_rows: Sequence[str]) -> List[Path]:
-    """Writes ``fp32.qasr``, ``ptq-<method>-<recipe>.qasr`` and ``qat-<name>.qasr`` into ``out_dir``."""
+def export_rows(teacher: Path, spm: Path, out_dir: Path, ptq_rows: Sequence[str], qat_rows: Sequence[str],
+                calibrate: Optional[Callable[[Any], None]] = None) -> List[Path]:
+    """Writes ``fp32.qasr``, ``ptq-<method>-<recipe>.qasr`` and ``qat-<name>.qasr`` into ``out_dir``.
+
+    ``gptq`` rows need ``calibrate(model)`` (:func:`.io.calibration_runner`)."""
     import copy
 
     from ..export.fp32 import export_fp32
@@ -59,10 +62,12 @@ def export_rows(teacher: Path, spm: Path, out_dir: Path, ptq_rows: Sequence[str]
     paths.append(fp)
     for spec in ptq_rows:
         method, _, recipe = spec.partition(":")
-        if method not in ("rtn", "mse") or not recipe:
-            raise ValueError(f"a PTQ row is METHOD:RECIPE with METHOD rtn or mse, got {spec!r}")
+        if method not in ("rtn", "mse", "gptq") or not recipe:
+            raise ValueError(f"a PTQ row is METHOD:RECIPE with METHOD rtn, mse or gptq, got {spec!r}")
+        if method == "gptq" and calibrate is None:
+            raise ValueError("gptq rows need calibration data (--calib-manifest)")
         model = quantize_model(copy.deepcopy(base), recipe, init="none")
-        ptq(model, method)
+        ptq(model, method, calibrate)
         p = out_dir / f"ptq-{method}-{Path(recipe).stem}.qasr"
         _export_row(model, spm, p, p.stem, {"layers": recipe_to_json(load_recipe(recipe))}, {"method": f"PTQ {method}", "recipe": Path(recipe).stem})
         paths.append(p)
@@ -254,7 +259,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     e.add_argument("--teacher", required=True, help="FP32 checkpoint (.pt, qasr.train_gpu convert)")
     e.add_argument("--spm", required=True)
     e.add_argument("--out", required=True)
-    e.add_argument("--ptq", nargs="*", default=[], help="METHOD:RECIPE (rtn, mse)")
+    e.add_argument("--ptq", nargs="*", default=[], help="METHOD:RECIPE (rtn, mse, gptq)")
+    e.add_argument("--calib-manifest", default=None, help="JSONL manifest of GPTQ's calibration utterances")
+    e.add_argument("--calib-utts", type=int, default=128)
     e.add_argument("--qat", nargs="*", default=[], help="NAME=qat.npz")
     t = sub.add_parser("table")
     t.add_argument("--asr-cli", required=True)
@@ -270,7 +277,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t.add_argument("--plot", default=None, help="PNG of WER against size")
     a = p.parse_args(argv)
     if a.cmd == "export":
-        for path in export_rows(Path(a.teacher), Path(a.spm), Path(a.out), a.ptq, a.qat):
+        calibrate = None
+        if a.calib_manifest:
+            from .io import calibration_runner
+
+            calibrate = calibration_runner(a.calib_manifest, a.spm, a.calib_utts)
+        for path in export_rows(Path(a.teacher), Path(a.spm), Path(a.out), a.ptq, a.qat, calibrate):
             print(f"wrote {path}")
         return 0
     res = build_table(Path(a.asr_cli), [Path(r) for r in a.rows], a.baseline, a.sets, Path(a.manifests), Path(a.corpus), a.beam, a.threads, a.limit, Path(a.out))
