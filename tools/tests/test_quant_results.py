@@ -90,7 +90,7 @@ def test_export_rows_rejects_malformed_ptq_rows(tmp_path: Path, bad: str) -> Non
         export_rows(ckpt, spm, tmp_path / "rows", [bad], [])
 
 
-def test_table_caches_hypotheses_per_model_beam_and_utterances(tmp_path: Path) -> None:
+def test_table_caches_hypotheses_per_model_binary_beam_and_utterances(tmp_path: Path) -> None:
     from qasr.quant.results import build_table
 
     ckpt, spm = _tiny_checkpoint(tmp_path)
@@ -113,6 +113,9 @@ def test_table_caches_hypotheses_per_model_beam_and_utterances(tmp_path: Path) -
     run(3, 0)
     run(3, 2)
     assert calls.read_text().count("run") == 6  # another beam, then another utterance list
+    fake.write_text(fake.read_text() + "# rebuilt\n")
+    run(3, 2)
+    assert calls.read_text().count("run") == 8  # another decoder binary
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [r["sets"]["s"]["wer"] for r in res["rows"]] == [0.0, 0.0]
     with pytest.raises(SystemExit):

@@ -16,6 +16,7 @@ are what a user of the engine gets, integer kernels included.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import subprocess
@@ -182,14 +183,18 @@ def build_table(asr_cli: Path, rows: Sequence[Path], baseline: str, sets: Sequen
     cache = out / "hyps"
     cache.mkdir(exist_ok=True)
     infos = [row_info(p) for p in rows]
+    if not Path(asr_cli).is_file():
+        raise SystemExit(f"asr-cli not found at {asr_cli} (build it: cmake --build build --target asr-cli)")
+    engine = hashlib.sha256(Path(asr_cli).read_bytes()).hexdigest()
     if baseline not in {i["row"] for i in infos}:
         raise SystemExit(f"baseline row {baseline!r} not among the rows ({', '.join(i['row'] for i in infos)})")
     for path, info in zip(rows, infos):
         per[info["row"]] = {}
         for s in sets:
             utts = read_manifest(manifests / f"{s}.jsonl", limit)
-            # The cache is valid for this very model, beam and utterance list only.
-            key = {"checksum": info["checksum"], "beam": beam, "utts": [u["id"] for u in utts]}
+            # The cache is valid for this very model, decoder binary, beam and utterance list only
+            # (a rebuilt engine may round differently: every row of a table is decoded by one build).
+            key = {"checksum": info["checksum"], "asr_cli": engine, "beam": beam, "utts": [u["id"] for u in utts]}
             hyp_file = cache / f"{info['row']}.{s}.json"
             cached = json.loads(hyp_file.read_text()) if hyp_file.exists() else {}
             if cached.get("key") == key:
