@@ -14,7 +14,7 @@ from qasr.quant import formats as F
 from qasr.quant.api import dequantize_model, load_recipe, match, quant_layers, quantize_model, report
 from qasr.quant.io import export_packed, load_quantized, random_calibration, save_quantized
 from qasr.quant.modules import QuantCausalConv1d, QuantConv2d, QuantEmbedding, QuantLinear, QuantSpec
-from qasr.quant.ptq import gptq, ptq
+from qasr.quant.ptq import gptq, ptq, search_clip
 
 torch.set_num_threads(1)
 
@@ -150,6 +150,25 @@ def test_gptq_beats_rtn_on_correlated_inputs() -> None:
     g = gptq(w, h, 3, 32, False)
     err = lambda q: float(((x @ (q.dequantize() - w).t()) ** 2).mean())  # noqa: E731
     assert err(g) < 0.7 * err(rtn)
+
+
+def test_gptq_act_order_uses_static_groups_and_beats_rtn() -> None:
+    torch.manual_seed(7)
+    w = torch.randn(24, 96)
+    # inputs of very unequal energy per column: the case activation order is for
+    x = (torch.randn(4096, 12) @ torch.randn(12, 96) + 0.1 * torch.randn(4096, 96)) * torch.linspace(0.1, 3.0, 96)[torch.randperm(96)]
+    h = 2 * x.double().t() @ x.double() / x.size(0)
+    err = lambda q: float(((x @ (q.dequantize() - w).t()) ** 2).mean())  # noqa: E731
+    rtn = F.quantize_weight(w, 2, 32, False)
+    ao = gptq(w, h, 2, 32, False, act_order=True)
+    assert err(ao) < 0.7 * err(rtn)
+    # static groups: the parameters are those of MSE clipping on the float weights
+    s, z = F.minmax_params(w, 2, 32, False, search_clip(w, 2, 32, False))
+    assert torch.equal(ao.scales.float(), F.fp16_scale(s).float())
+    assert torch.equal(ao.zeros, z)
+    # the codes reproduce through the format (what export writes)
+    again = F.quantize_weight(ao.dequantize(), 2, 32, False, ao.scales.float(), ao.zeros)
+    assert torch.equal(again.codes, ao.codes)
 
 
 def test_ptq_report_checkpoint_roundtrip(tiny: nn.Module, tmp_path: Path) -> None:

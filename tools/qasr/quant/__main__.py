@@ -30,7 +30,7 @@ def _ptq(args: argparse.Namespace) -> int:
     t0 = time.time()
     model = quantize_model(load_float(args.model), args.recipe, init="none")
     calib = None
-    if args.method == "gptq":
+    if args.method.startswith("gptq"):
         if args.calib_manifest:
             if not args.spm:
                 raise SystemExit("ptq: --spm is needed with --calib-manifest")
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp = sub.add_parser("ptq", help="post-training quantization")
     pp.add_argument("--model", required=True, help="float checkpoint (models/X-fp32.pt)")
     pp.add_argument("--recipe", required=True, help="recipe JSON path or bundled name (w8, w4g64, ...)")
-    pp.add_argument("--method", choices=("rtn", "mse", "gptq"), default="mse")
+    pp.add_argument("--method", choices=("rtn", "mse", "gptq", "gptq-ao"), default="mse")
     pp.add_argument("--calib-manifest", default=None, help="JSONL manifest for GPTQ calibration")
     pp.add_argument("--spm", default=None, help="SentencePiece model (tokens for decoder calibration)")
     pp.add_argument("--calib-utts", type=int, default=128)

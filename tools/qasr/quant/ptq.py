@@ -13,6 +13,8 @@ module's fake-quantized forward, its export and the C++ kernels agree bit for bi
   spread over the not yet quantized columns with the inverse Hessian
   ``H = 2·XᵀX/n`` of the layer's GEMM input rows ``X`` (from a calibration pass);
   group parameters (MSE clipping) are taken when a group is entered.
+* ``gptq-ao`` — the same in activation order (largest ``diag(H)`` first) with static
+  groups (parameters chosen before any column moves).
 """
 from __future__ import annotations
 
@@ -97,9 +99,18 @@ class HessianCollector:
 
 @torch.no_grad()
 def gptq(
-    w: Tensor, h: Tensor, bits: int, group: int, symmetric: bool, damp: float = 0.01, block: int = 128
+    w: Tensor, h: Tensor, bits: int, group: int, symmetric: bool, damp: float = 0.01, block: int = 128,
+    act_order: bool = False,
 ) -> F.QuantizedWeight:
-    """GPTQ of ``w`` [N, K] with Hessian ``h`` [K, K]; returns the quantized weight."""
+    """GPTQ of ``w`` [N, K] with Hessian ``h`` [K, K]; returns the quantized weight.
+
+    ``act_order``: columns are quantized in decreasing order of ``diag(h)`` (the inputs
+    with the most energy first, while the most columns are left to absorb their error),
+    with *static* groups: every group's scale/zero is chosen up front by MSE clipping of
+    the float weights, since the format's groups are runs of consecutive columns.
+    Without it, columns go in order and a group's parameters are taken from the
+    error-updated weights when the group is entered.
+    """
     w = w.double().clone()
     n, k = w.shape
     ge = min(group, k)
@@ -108,14 +119,16 @@ def gptq(
     dead = torch.diag(h) == 0
     h[dead, dead] = 1.0
     w[:, dead] = 0.0
-    h += damp * torch.mean(torch.diag(h)) * torch.eye(k, dtype=torch.float64)
-    hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
     scales = torch.ones(n, ng)
     zeros = torch.zeros(n, ng, dtype=torch.uint8)
-    if ge >= k:
-        clip = search_clip(w.float(), bits, k, symmetric)
-        scales, zeros = F.minmax_params(w.float(), bits, k, symmetric, clip)
-    block = ge * max(1, block // ge) if ge < k else block
+    if ge >= k or act_order:
+        clip = search_clip(w.float(), bits, ge, symmetric)
+        scales, zeros = F.minmax_params(w.float(), bits, ge, symmetric, clip)
+    perm = torch.argsort(torch.diag(h), descending=True) if act_order else torch.arange(k)
+    w, h = w[:, perm], h[perm][:, perm]
+    h += damp * torch.mean(torch.diag(h)) * torch.eye(k, dtype=torch.float64)
+    hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    block = ge * max(1, block // ge) if ge < k and not act_order else block
     qw = torch.zeros_like(w)
     for i1 in range(0, k, block):
         i2 = min(i1 + block, k)
@@ -123,9 +136,9 @@ def gptq(
         err1 = torch.zeros_like(w1)
         h1 = hinv[i1:i2, i1:i2]
         for i in range(i2 - i1):
-            col = i1 + i
+            col = int(perm[i1 + i])  # the column's place in the format (its group)
             g = col // ge
-            if ge < k and col % ge == 0:
+            if ge < k and not act_order and col % ge == 0:
                 wg = w1[:, i : i + ge].float()
                 clip = search_clip(wg, bits, wg.shape[1], symmetric)
                 s, z = F.minmax_params(wg, bits, wg.shape[1], symmetric, clip)
@@ -133,16 +146,18 @@ def gptq(
             s16 = F.fp16_scale(scales[:, g : g + 1])
             q = F.codes_from_scales(w1[:, i : i + 1].float(), s16, zeros[:, g : g + 1], bits, 1)
             deq = (q.double() - zeros[:, g : g + 1].double()) * s16.double()
-            qw[:, col] = deq[:, 0]
+            qw[:, i1 + i] = deq[:, 0]
             e = (w1[:, i] - deq[:, 0]) / h1[i, i]
             w1[:, i:] -= e[:, None] @ h1[i, i:][None, :]
             err1[:, i] = e
         w[:, i2:] -= err1 @ hinv[i1:i2, i2:]
-    return F.quantize_weight(qw.float(), bits, group, symmetric, scales, zeros)
+    out = torch.empty_like(qw)
+    out[:, perm] = qw  # back to the format's column order
+    return F.quantize_weight(out.float(), bits, group, symmetric, scales, zeros)
 
 
 @torch.no_grad()
-def apply_gptq(mod: nn.Module, h: Tensor, damp: float = 0.01) -> F.QuantizedWeight:
+def apply_gptq(mod: nn.Module, h: Tensor, damp: float = 0.01, act_order: bool = False) -> F.QuantizedWeight:
     """Runs GPTQ on quantized module ``mod`` and stores the result in it.
 
     The module's latent weight becomes the dequantized GPTQ weight and its scale/zero
@@ -150,7 +165,7 @@ def apply_gptq(mod: nn.Module, h: Tensor, damp: float = 0.01) -> F.QuantizedWeig
     """
     spec = mod.spec
     w = mod.weight_matrix().detach().float()
-    qw = gptq(w, h, spec.bits, mod.wq.group, spec.symmetric, damp)
+    qw = gptq(w, h, spec.bits, mod.wq.group, spec.symmetric, damp, act_order=act_order)
     deq = qw.dequantize()
     if hasattr(mod, "weight_v"):  # causal conv: v = W, g = ‖W‖ (fold reproduces W up to rounding)
         k, cin, cout = mod.weight_v.shape
@@ -165,9 +180,10 @@ def apply_gptq(mod: nn.Module, h: Tensor, damp: float = 0.01) -> F.QuantizedWeig
 
 
 def ptq(model: nn.Module, method: str, calibrate: Optional[Callable[[nn.Module], None]] = None, damp: float = 0.01) -> nn.Module:
-    """Sets every quantized layer's parameters by ``rtn``, ``mse`` or ``gptq``.
+    """Sets every quantized layer's parameters by ``rtn``, ``mse``, ``gptq`` or ``gptq-ao``
+    (GPTQ in activation order with static groups, see :func:`gptq`).
 
-    For ``gptq``, ``calibrate(model)`` must run forward passes on calibration data;
+    For ``gptq``/``gptq-ao``, ``calibrate(model)`` must run forward passes on calibration data;
     Hessians are collected from the model with float (not yet GPTQ'd) weights, and
     layers without calibration input (e.g. the embedding) fall back to ``mse``.
     """
@@ -176,7 +192,7 @@ def ptq(model: nn.Module, method: str, calibrate: Optional[Callable[[nn.Module],
         for _, m in layers:
             set_params(m, m.weight_matrix().detach().float(), method)
         return model
-    if method != "gptq":
+    if method not in ("gptq", "gptq-ao"):
         raise ValueError(f"unknown PTQ method {method}")
     if calibrate is None:
         raise ValueError("gptq needs calibration data")
@@ -195,5 +211,5 @@ def ptq(model: nn.Module, method: str, calibrate: Optional[Callable[[nn.Module],
         if h is None:
             set_params(m, m.weight_matrix().detach().float(), "mse")
         else:
-            apply_gptq(m, h, damp)
+            apply_gptq(m, h, damp, act_order=method == "gptq-ao")
     return model

@@ -63,9 +63,9 @@ def export_rows(teacher: Path, spm: Path, out_dir: Path, ptq_rows: Sequence[str]
     paths.append(fp)
     for spec in ptq_rows:
         method, _, recipe = spec.partition(":")
-        if method not in ("rtn", "mse", "gptq") or not recipe:
-            raise ValueError(f"a PTQ row is METHOD:RECIPE with METHOD rtn, mse or gptq, got {spec!r}")
-        if method == "gptq" and calibrate is None:
+        if method not in ("rtn", "mse", "gptq", "gptq-ao") or not recipe:
+            raise ValueError(f"a PTQ row is METHOD:RECIPE with METHOD rtn, mse, gptq or gptq-ao, got {spec!r}")
+        if method.startswith("gptq") and calibrate is None:
             raise ValueError("gptq rows need calibration data (--calib-manifest)")
         model = quantize_model(copy.deepcopy(base), recipe, init="none")
         ptq(model, method, calibrate)
@@ -264,7 +264,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     e.add_argument("--teacher", required=True, help="FP32 checkpoint (.pt, qasr.train_gpu convert)")
     e.add_argument("--spm", required=True)
     e.add_argument("--out", required=True)
-    e.add_argument("--ptq", nargs="*", default=[], help="METHOD:RECIPE (rtn, mse, gptq)")
+    e.add_argument("--ptq", nargs="*", default=[], help="METHOD:RECIPE (rtn, mse, gptq, gptq-ao)")
     e.add_argument("--calib-manifest", default=None, help="JSONL manifest of GPTQ's calibration utterances")
     e.add_argument("--calib-utts", type=int, default=128)
     e.add_argument("--qat", nargs="*", default=[], help="NAME=qat.npz")
