@@ -1,6 +1,6 @@
 // Direct 3x3 convolution of a one-channel image (the VGG front end's first
 // layer, where im2col copies 9 single floats per pixel to feed a GEMM with
-// K = 9). Same arithmetic as im2col + PanelBlock: per output, the 9 taps in
+// K = 9). Same arithmetic as im2col + PanelBlock (both use PanelFma): per output, the 9 taps in
 // order (i * 3 + j) as fused multiply-adds from zero, padding taps included
 // as zeros, then + bias; so the two paths agree bit for bit.
 #if defined(QASR_KERNELS_DENSE_CONV_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -14,7 +14,7 @@
 
 #include <cstring>
 
-#include "kernels/dense/dense-inl.h"  // StorePanelRows
+#include "kernels/dense/dense-inl.h"  // PanelFma, StorePanelRows
 #include "kernels/dense/dense_gemm.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -26,25 +26,16 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <size_t MR>
 HWY_INLINE void Conv1Block(const Conv1Job& j, const float* const* rows, size_t t, size_t f,
                            size_t p) {
-  using D = hn::CappedTag<float, kPanelCols>;
-  const D d;
-  constexpr size_t kLanes = hn::MaxLanes(D());
-  constexpr size_t kV = kPanelCols / kLanes;
   const DensePanels& w = *j.w;
   const float* wp = w.panel(p);
-  hn::Vec<D> acc[MR][kV];
-  for (size_t i = 0; i < MR; ++i)
-    for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::Zero(d);
+  PanelAcc<MR> acc;
+  ZeroPanelAcc<MR>(acc);
   for (size_t k = 0; k < 9; ++k, wp += kPanelCols) {
     const float* xr = rows[k / 3] + f + k % 3;  // padded: pixel f, tap column k % 3
-    hn::Vec<D> wv[kV];
-    for (size_t v = 0; v < kV; ++v) wv[v] = hn::Load(d, wp + v * kLanes);
-    for (size_t i = 0; i < MR; ++i) {
-      const auto xb = hn::Set(d, xr[i]);
-      for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::MulAdd(xb, wv[v], acc[i][v]);
-    }
+    PanelFma<MR>(
+        wp, [&](size_t i) { return xr[i]; }, acc);
   }
-  StorePanelRows(d, acc, j.bias, w.n, p * kPanelCols, j.y + (t * j.freq + f) * w.n, w.n);
+  StorePanelRows(PanelTag(), acc, j.bias, w.n, p * kPanelCols, j.y + (t * j.freq + f) * w.n, w.n);
 }
 
 // Output frames [t0, t1); j.pad holds 3 * (freq + 2) floats of scratch.

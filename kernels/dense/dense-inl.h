@@ -74,6 +74,33 @@ void DenseTiles(const DenseJob& j, size_t m0, size_t m1, size_t n0, size_t n1) {
   if (n < n1) DenseRows<1>(j, m0, m1, n);
 }
 
+// The panel kernels' vector shape: one panel row of kPanelCols weights is
+// kPanelVecs vectors of kPanelLanes floats.
+using PanelTag = hn::CappedTag<float, kPanelCols>;
+inline constexpr size_t kPanelLanes = hn::MaxLanes(PanelTag());
+inline constexpr size_t kPanelVecs = kPanelCols / kPanelLanes;
+template <size_t MR>
+using PanelAcc = hn::Vec<PanelTag>[MR][kPanelVecs];
+
+template <size_t MR>
+HWY_INLINE void ZeroPanelAcc(PanelAcc<MR>& acc) {
+  for (size_t i = 0; i < MR; ++i)
+    for (size_t v = 0; v < kPanelVecs; ++v) acc[i][v] = hn::Zero(PanelTag());
+}
+
+// One outer-product step: acc[i] += x(i) * the panel row at wp, for each of
+// the MR rows (a broadcast of x(i) times the row's kPanelVecs vectors).
+template <size_t MR, class XFn>
+HWY_INLINE void PanelFma(const float* HWY_RESTRICT wp, const XFn& x, PanelAcc<MR>& acc) {
+  const PanelTag d;
+  hn::Vec<PanelTag> wv[kPanelVecs];
+  for (size_t v = 0; v < kPanelVecs; ++v) wv[v] = hn::Load(d, wp + v * kPanelLanes);
+  for (size_t i = 0; i < MR; ++i) {
+    const auto xb = hn::Set(d, x(i));
+    for (size_t v = 0; v < kPanelVecs; ++v) acc[i][v] = hn::MulAdd(xb, wv[v], acc[i][v]);
+  }
+}
+
 // Adds bias[n0 ..] (null: none) to MR rows of one panel's accumulators and
 // stores them at y + i * ldy + n0, dropping the columns at and past n.
 template <class D, size_t MR, size_t kV>
@@ -102,26 +129,16 @@ HWY_INLINE void StorePanelRows(D d, const hn::Vec<D> (&acc)[MR][kV], const float
 // 16 weights (kV vectors) times a broadcast of each row's x[k].
 template <size_t MR>
 HWY_INLINE void PanelBlock(const PanelJob& j, size_t m, size_t p) {
-  using D = hn::CappedTag<float, kPanelCols>;
-  const D d;
-  constexpr size_t kLanes = hn::MaxLanes(D());
-  constexpr size_t kV = kPanelCols / kLanes;
   const DensePanels& w = *j.w;
   const float* wp = w.panel(p);
   const float* xr[MR];
   for (size_t i = 0; i < MR; ++i) xr[i] = j.x + (m + i) * j.lda;
-  hn::Vec<D> acc[MR][kV];
-  for (size_t i = 0; i < MR; ++i)
-    for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::Zero(d);
-  for (size_t k = 0; k < w.k; ++k, wp += kPanelCols) {
-    hn::Vec<D> wv[kV];
-    for (size_t v = 0; v < kV; ++v) wv[v] = hn::Load(d, wp + v * kLanes);
-    for (size_t i = 0; i < MR; ++i) {
-      const auto xb = hn::Set(d, xr[i][k]);
-      for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::MulAdd(xb, wv[v], acc[i][v]);
-    }
-  }
-  StorePanelRows(d, acc, j.bias, w.n, p * kPanelCols, j.y + m * j.ldy, j.ldy);
+  PanelAcc<MR> acc;
+  ZeroPanelAcc<MR>(acc);
+  for (size_t k = 0; k < w.k; ++k, wp += kPanelCols)
+    PanelFma<MR>(
+        wp, [&](size_t i) { return xr[i][k]; }, acc);
+  StorePanelRows(PanelTag(), acc, j.bias, w.n, p * kPanelCols, j.y + m * j.ldy, j.ldy);
 }
 
 // Panels in the outer loop: one panel (16 x K floats) stays in L1/L2 while
