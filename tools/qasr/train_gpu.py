@@ -365,13 +365,18 @@ def run_qat(a: argparse.Namespace) -> None:
         s_logits = student(b["feats"], b["lengths"], b["prev"])
         return distill_loss(s_logits.float(), t_logits.float(), b["tgt"], a.alpha, a.temperature)
 
+    recipe_json = {"layers": recipe_to_json(load_recipe(a.recipe))}
+    dtype = np.float16 if a.save_fp16 else np.float32
+
+    def save(name: str, res: Dict[str, Any], **extra: Any) -> Dict[str, int]:
+        bits = {n: m.spec.bits for n, m in quant_layers(student)}
+        model_to_npz(student, r.out / name, {"mode": "qat", "recipe": recipe_json, "bits": bits, "args": vars(a), **extra, **res}, dtype=dtype)
+        return bits
+
     def on_eval(step: int) -> None:
         res = r.dev_eval(student)
         r.log(f"qat eval step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in res.items()), tag="qat_eval", step=step, **res)
-        # A checkpoint at every evaluation, so a long (CPU) run that is stopped keeps its progress.
-        bits = {n: m.spec.bits for n, m in quant_layers(student)}
-        meta = {"mode": "qat", "recipe": {"layers": recipe_to_json(load_recipe(a.recipe))}, "bits": bits, "args": vars(a), "step": step, **res}
-        model_to_npz(student, r.out / "qat_last.npz", meta, dtype=np.float16 if a.save_fp16 else np.float32)
+        save("qat_last.npz", res, step=step)  # a long (CPU) run that is stopped keeps its progress
 
     remaining = a.time_budget - (time.time() - r.t0) - a.reserve
     for si, bits in enumerate(stages):
@@ -385,8 +390,7 @@ def run_qat(a: argparse.Namespace) -> None:
     res = r.dev_eval(student, wer_utts=a.wer_utts)
     r.log("qat final " + " ".join(f"{k} {v:.4f}" for k, v in res.items()), tag="qat_final", **res)
 
-    bits = {n: m.spec.bits for n, m in quant_layers(student)}
-    model_to_npz(student, r.out / "qat.npz", {"mode": "qat", "recipe": {"layers": recipe_to_json(load_recipe(a.recipe))}, "bits": bits, "args": vars(a), **res}, dtype=np.float16 if a.save_fp16 else np.float32)
+    bits = save("qat.npz", res)
     (r.out / "summary.json").write_text(json.dumps({"final": res, "init": res0, "bits": bits}))
 
 
