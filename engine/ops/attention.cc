@@ -13,17 +13,15 @@ namespace {
 constexpr size_t kScoreBlockFloats = size_t{1} << 16;
 }  // namespace
 
-Status PackHeads(const OpContext& ctx, const float* k, size_t ldk, const float* v, size_t ldv,
-                 size_t tk, const AttentionShape& shape, HeadPanels& out) {
+Status PackHeads(const OpContext& ctx, HeadPart part, const float* x, size_t ld, size_t tk,
+                 const AttentionShape& shape, HeadPanels& out) {
   const size_t hd = shape.head_dim;
   out.k.resize(shape.heads);
   out.v.resize(shape.heads);
   out.keys = tk;
-  // Items: K and V of every head, each packed into its own panels.
-  return ParallelSlots(ctx, 2 * shape.heads, [&](size_t, size_t item) {
-    const size_t h = item / 2;
-    return item % 2 == 0 ? kernels::PackPanels(k + h * hd, ldk, tk, hd, false, out.k[h])
-                         : kernels::PackPanels(v + h * hd, ldv, hd, tk, true, out.v[h]);
+  return ParallelSlots(ctx, shape.heads, [&](size_t, size_t h) {
+    return part == HeadPart::kKeys ? kernels::PackPanels(x + h * hd, ld, tk, hd, false, out.k[h])
+                                   : kernels::PackPanels(x + h * hd, ld, hd, tk, true, out.v[h]);
   });
 }
 

@@ -28,9 +28,14 @@ struct HeadPanels {
   size_t keys = 0;
 };
 
-// Heads packed in parallel on ctx's pool.
-Status PackHeads(const OpContext& ctx, const float* k, size_t ldk, const float* v, size_t ldv,
-                 size_t tk, const AttentionShape& shape, HeadPanels& out);
+// Which half of HeadPanels a PackHeads call fills.
+enum class HeadPart { kKeys, kValues };
+
+// Packs tk projected key (or value) rows [tk][d] (row stride ld) into out's
+// per-head panels, heads in parallel on ctx's pool; out.keys = tk. Keys and
+// values are packed by separate calls, so one projection buffer serves both.
+Status PackHeads(const OpContext& ctx, HeadPart part, const float* x, size_t ld, size_t tk,
+                 const AttentionShape& shape, HeadPanels& out);
 
 struct AttentionScratch {
   // Per thread (slot): one block of one head's scaled queries [block][head_dim]

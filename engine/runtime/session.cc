@@ -87,9 +87,15 @@ Status Session::Encode(std::span<const float> feats, size_t frames, size_t valid
     return InvalidArgument("features: " + std::to_string(feats.size()) + " values for " +
                            std::to_string(frames) + " frames of " + std::to_string(dim));
   const auto& w = model_->weights();
-  QASR_RETURN_IF_ERROR(Guarded("Encode", [&] {
+  // Memory plan: the previous utterance's decoder state goes before the
+  // encoder runs, and the encoder's scratch before the decoder starts, so
+  // peak memory is the larger phase, not the sum (docs/ARCHITECTURE.md).
+  decoder_ = DecoderState{};
+  const Status st = Guarded("Encode", [&] {
     return RunEncoder(ctx_, w, feats.data(), frames, valid_frames, enc_buf_, enc_out_);
-  }));
+  });
+  enc_buf_.Release();
+  QASR_RETURN_IF_ERROR(st);
   enc_frames_ = EncoderFrames(w, frames);
   enc_valid_ = std::min(enc_frames_, EncoderFrames(w, valid_frames));
   return Status::Ok();

@@ -72,7 +72,9 @@ class Session {
 
   // Runs the encoder on CMVN'd features, row-major [frames x feature_dim]
   // (1 <= frames <= 65536). Errors are Statuses (a failed allocation is
-  // ResourceExhausted); the previous encoder output is gone either way.
+  // ResourceExhausted); the previous encoder output and decoder state are
+  // gone either way. The encoder's scratch is freed before this returns, so
+  // the decoder's caches reuse that memory.
   Status Encode(std::span<const float> feats, size_t frames);
   // The same for an utterance of `valid_frames` frames zero-padded to `frames`,
   // exactly as in a padded batch (encoder steps past ceil-divided

@@ -231,9 +231,10 @@ TEST(VggTransformer, LongSearchGrowsCaches) {
   for (float x : lp) EXPECT_TRUE(std::isfinite(x));
 }
 
-// The VGG front end runs over chunks of frames with halos: any chunk size,
-// at 1 and 2 threads, gives the bits of one pass over the whole utterance.
-TEST(VggTransformer, VggChunksAreBitIdentical) {
+// The VGG front end runs over chunks of frames with halos, and the FFNs over
+// chunks of rows: any chunk sizes, at 1 and 2 threads, give the bits of one
+// pass over the whole utterance.
+TEST(VggTransformer, VggAndFfnChunksAreBitIdentical) {
   if (Dir().empty()) GTEST_SKIP() << "QASR_ENGINE_FIXTURE not set";
   for (const char* variant : {"fp32", "w4g64"}) {
     SCOPED_TRACE(variant);
@@ -251,14 +252,19 @@ TEST(VggTransformer, VggChunksAreBitIdentical) {
                           threads > 1 ? &pool : nullptr};
       EncoderBuffers whole_buf;
       whole_buf.vgg_chunk_frames = 100000;  // one chunk
+      whole_buf.layer.ffn_chunk_rows = 100000;
       std::vector<float> whole;
       ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, whole_buf, whole).ok());
+      const size_t ffn_chunks[] = {1, 5, 7, 16, 48, 0};
+      size_t i = 0;
       for (size_t chunk : {1, 4, 8, 12, 36, 0}) {
         EncoderBuffers buf;
         buf.vgg_chunk_frames = chunk;
+        buf.layer.ffn_chunk_rows = ffn_chunks[i++];
         std::vector<float> out;
         ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, buf, out).ok());
-        EXPECT_EQ(out, whole) << "chunk " << chunk << ", threads " << threads;
+        EXPECT_EQ(out, whole) << "chunk " << chunk << ", ffn rows " << buf.layer.ffn_chunk_rows
+                              << ", threads " << threads;
       }
     }
   }

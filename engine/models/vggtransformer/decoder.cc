@@ -86,13 +86,21 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
   for (size_t li = 0; li < layers; ++li) {
     const auto& l = w.decoder_layers[li];
     const size_t d = l.d;
+    const AttentionShape shape{l.heads, d / l.heads};
     QASR_RETURN_IF_ERROR(
-        Linear(ctx, l.cross_attn.k, enc, d, frames, buf_.k.data(), d, buf_.linear));
+        Linear(ctx, l.cross_attn.k, enc, d, frames, buf_.kv.data(), d, buf_.linear));
     QASR_RETURN_IF_ERROR(
-        Linear(ctx, l.cross_attn.v, enc, d, frames, buf_.v.data(), d, buf_.linear));
-    QASR_RETURN_IF_ERROR(PackHeads(ctx, buf_.k.data(), d, buf_.v.data(), d, frames,
-                                   {l.heads, d / l.heads}, cross_[li]));
+        PackHeads(ctx, HeadPart::kKeys, buf_.kv.data(), d, frames, shape, cross_[li]));
+    QASR_RETURN_IF_ERROR(
+        Linear(ctx, l.cross_attn.v, enc, d, frames, buf_.kv.data(), d, buf_.linear));
+    QASR_RETURN_IF_ERROR(
+        PackHeads(ctx, HeadPart::kValues, buf_.kv.data(), d, frames, shape, cross_[li]));
   }
+  // Steps project their keys and values straight into the caches: the
+  // [frames][d] projection buffer and its quantized input are not needed
+  // again (Prewarm below sizes the scratch for `beams` rows).
+  std::vector<float>().swap(buf_.kv);
+  buf_.linear = LinearScratch{};
   capacity_ = 0;
   history_.clear();
   const size_t want = max_steps == 0 ? kDefaultMaxSteps : max_steps;
@@ -141,7 +149,8 @@ Status DecoderState::Layer(const OpContext& ctx, const TransformerLayerWeights& 
   const AttentionShape shape{l.heads, d / l.heads};
   const float scale = AttentionScale(shape.head_dim);
   float* x = x_.data();
-  // Self-attention: this step's K/V go straight into slot (step, i).
+  // Self-attention: this step's K/V go straight into slot (step, i). As in
+  // the encoder, attention outputs overwrite buf_.h once q/k/v are projected.
   QASR_RETURN_IF_ERROR(
       ResidualBlock(ctx, l.self_attn_ln, l.normalize_before, x, n, d, buf_, [&](const float* h) {
         float* k = self_k_[li].get() + step_ * beams_ * d;
@@ -157,18 +166,16 @@ Status DecoderState::Layer(const OpContext& ctx, const TransformerLayerWeights& 
             value_rows_[s] = self_v_[li].get() + slot;
           }
           AttendRows(ctx, shape, scale, buf_.q.data() + i * d, key_rows_.data(), value_rows_.data(),
-                     step_ + 1, scores_.data(), buf_.attn.data() + i * d);
+                     step_ + 1, scores_.data(), buf_.h.data() + i * d);
         }
-        return Linear(ctx, l.self_attn.out, buf_.attn.data(), d, n, buf_.proj.data(), d,
-                      buf_.linear);
+        return Linear(ctx, l.self_attn.out, buf_.h.data(), d, n, buf_.proj.data(), d, buf_.linear);
       }));
   QASR_RETURN_IF_ERROR(
       ResidualBlock(ctx, l.cross_attn_ln, l.normalize_before, x, n, d, buf_, [&](const float* h) {
         QASR_RETURN_IF_ERROR(Linear(ctx, l.cross_attn.q, h, d, n, buf_.q.data(), d, buf_.linear));
         QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf_.q.data(), d, n, cross_[li], valid_,
-                                       buf_.attn.data(), d, buf_.attention));
-        return Linear(ctx, l.cross_attn.out, buf_.attn.data(), d, n, buf_.proj.data(), d,
-                      buf_.linear);
+                                       buf_.h.data(), d, buf_.attention));
+        return Linear(ctx, l.cross_attn.out, buf_.h.data(), d, n, buf_.proj.data(), d, buf_.linear);
       }));
   return ResidualBlock(ctx, l.final_ln, l.normalize_before, x, n, d, buf_,
                        [&](const float* h) { return FeedForward(ctx, l, h, n, buf_); });

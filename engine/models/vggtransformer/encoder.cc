@@ -128,6 +128,10 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
     });
   }
   *out_frames = t_out;
+  // The chunk buffers are not needed by the transformer layers.
+  std::vector<float>().swap(buf.vgg_a);
+  std::vector<float>().swap(buf.vgg_b);
+  buf.conv = Conv2dScratch{};
   return Status::Ok();
 }
 
@@ -143,6 +147,14 @@ Status EncoderLayer(const OpContext& ctx, const TransformerLayerWeights& l, floa
 }
 
 }  // namespace
+
+void EncoderBuffers::Release() {
+  const size_t chunk = vgg_chunk_frames;
+  const size_t ffn_chunk = layer.ffn_chunk_rows;
+  *this = EncoderBuffers{};
+  vgg_chunk_frames = chunk;
+  layer.ffn_chunk_rows = ffn_chunk;
+}
 
 size_t EncoderFrames(const VggTransformerWeights& w, size_t frames) {
   for (const auto& blk : w.vgg) frames = (frames + blk.pool - 1) / blk.pool;
@@ -163,6 +175,7 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
       QASR_RETURN_IF_ERROR(Linear(ctx, l.adapter, buf.x.data(), width, t, buf.adapted.data(), l.d,
                                   buf.layer.linear));
       std::swap(buf.x, buf.adapted);
+      std::vector<float>().swap(buf.adapted);  // the wider input is done with
       width = l.d;
     }
     QASR_RETURN_IF_ERROR(EncoderLayer(ctx, l, buf.x.data(), t, valid, buf.layer));

@@ -23,6 +23,12 @@ struct EncoderBuffers {
   Conv2dScratch conv;
   std::vector<float> x, adapted;  // [frames][width]
   LayerBuffers layer;
+  // Frees every buffer, keeping the settings. RunEncoder already frees the
+  // VGG chunk buffers once the VGG blocks are done and a wider input once an
+  // adapter has replaced it; Session calls this after each encoder run so
+  // that the decoder's caches reuse the memory (peak RSS is the larger of
+  // the two phases, not their sum).
+  void Release();
 };
 
 // Encoder steps for `frames` input frames: ceil-divided by every pool size.

@@ -13,15 +13,30 @@
 
 namespace qasr::engine {
 
+// FFN rows per fc1 -> ReLU -> fc2 pass when LayerBuffers::ffn_chunk_rows is 0:
+// a [192][ffn] hidden block (3 MiB at ffn = 4096) instead of [rows][ffn]
+// (24 MiB for 60 s at paper scale), in whole 48-row GEMM tiles.
+inline constexpr size_t kFfnChunkRows = 192;
+
 // Per-session buffers of the transformer layers (grow only).
+//   h     the block input LN(x); once q/k/v are projected from it, the
+//         attention output (so no separate buffer is held for that)
+//   kv    one projection at a time: keys, packed into attention.heads, then
+//         values into the same buffer
+//   ffn   the FFN hidden activations of one chunk of rows
 struct LayerBuffers {
-  std::vector<float> h, q, k, v, attn, proj, ffn;
+  // FFN rows per chunk (0: kFfnChunkRows). Every row's result is the same
+  // whatever the chunk: per-row activation quantization and GEMM rows do not
+  // depend on the rows they are batched with.
+  size_t ffn_chunk_rows = 0;
+  std::vector<float> h, q, kv, proj, ffn;
   AttentionScratch attention;
   LinearScratch linear;
-  // Sizes every buffer for `rows` rows of the given widths; k and v for
+  // Sizes every buffer for `rows` rows of the given widths; kv for
   // max(rows, kv_rows) rows (the decoder projects the encoder's frames into
-  // them once per utterance, but runs everything else on a few beams).
+  // it once per utterance, but runs everything else on a few beams).
   void Reserve(size_t rows, size_t d, size_t ffn_dim, size_t kv_rows = 0);
+  size_t FfnChunkRows() const { return ffn_chunk_rows == 0 ? kFfnChunkRows : ffn_chunk_rows; }
 };
 
 // model.py _block: pre-LN x += fn(LN(x)); post-LN x = LN(x + fn(x)).
@@ -44,11 +59,12 @@ Status ResidualBlock(const OpContext& ctx, const NormWeights& ln, bool normalize
 // head_dim^-0.5 as model.py computes it.
 float AttentionScale(size_t head_dim);
 
-// FFN: proj = fc2(relu(fc1(h))).
+// FFN: proj = fc2(relu(fc1(h))), in chunks of buf.FfnChunkRows() rows.
 Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const float* h,
                    size_t rows, LayerBuffers& buf);
 
 // Self-attention of `rows` rows over themselves, keys >= valid_keys masked.
+// Overwrites buf.h (h may be buf.h: it is read before).
 Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t heads, const float* h,
                      size_t rows, size_t d, size_t valid_keys, LayerBuffers& buf);
 

@@ -229,6 +229,11 @@ class Builder {
     const size_t vocab = static_cast<size_t>(cfg.vocab_size);
     size_t c = static_cast<size_t>(cfg.tgt_embed_dim);
     QASR_TRY(out_.embedding, Floats("decoder.embed_tokens.weight", vocab * c));
+    // Read one row per decoded token: the whole table is resident only
+    // because the load checksum read it. Dropped, only the rows of tokens
+    // actually decoded fault back in (most of 10 MB at paper scale).
+    if (auto release = Releaser())
+      release({reinterpret_cast<const uint8_t*>(out_.embedding), vocab * c * sizeof(float)});
     size_t index = 0;
     for (const ConvDecConfig& cc : cfg.decoder_conv) {
       DecoderConvWeights dw;
