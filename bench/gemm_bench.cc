@@ -152,9 +152,10 @@ void RegisterAll() {
               ->Unit(benchmark::kMicrosecond)
               ->UseRealTime();
         }
-  // GEMV-like calls with DRAM-resident weights: the big layers and the vocabulary projection.
+  // GEMV-like calls with DRAM-resident weights: the big layers and the
+  // vocabulary projection, for one row and for a decoder step over 5 beams.
   for (const KN& kn : {KN{1024, 4096}, KN{4096, 1024}, KN{1024, 5000}})
-    for (size_t m : {1})
+    for (size_t m : {1, 5})
       for (const std::string& impl : impls) {
         if (impl == "qasr_f32dense") continue;  // same weights as qasr_f32panel, slower form
         const GemmShape s{m, kn.n, kn.k, 1};

@@ -339,13 +339,34 @@ inline constexpr size_t kBlockCols = 512;
 inline constexpr size_t kPanelMinRows = 12;
 inline constexpr size_t kMaxPanelSuperblocks = 32;  // 1024 columns, 16 KiB
 
+// Rows up to which a task streams whole rows of tiles (decoder steps over
+// beams; below the panel path): K is not blocked, because a tile pair's codes
+// for all of K (<= 16 KiB at K = 4096, w4) stay in L1 across the task's
+// <= 3 row blocks, and the codes of a later tile pair are prefetched, as in
+// the GEMV.
+inline constexpr size_t kStreamMaxRows = kPanelMinRows - 1;
+
+// Prefetches superblocks [sb0, sb1) of the codes of tiles [t, t+nt), if
+// those tiles exist (prefetches never fault; this only skips useless ones).
+HWY_INLINE void PrefetchCodes(const PackedWeightsView& w, size_t t, size_t nt, size_t sb0,
+                              size_t sb1) {
+  const WeightLayout& l = w.layout();
+  if (t + nt > l.tiles) return;
+  for (size_t n = 0; n < nt; ++n) {
+    const uint8_t* p = w.tile_codes(t + n) + sb0 * l.superblock_bytes;
+    for (size_t b = 0; b < (sb1 - sb0) * l.superblock_bytes; b += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(p + b), _MM_HINT_T0);
+  }
+}
+
 // Tiles [t0, t1) in steps of NT (4 for GEMV-like row counts, else 2), K in
-// blocks of whole groups (GEMV rows read each weight once: one block).
+// blocks of whole groups (one block up to kStreamMaxRows rows).
 template <int kBits, bool kDots>
 void A8TilesX86(const A8Job& job, size_t m0, size_t m1, size_t t0, size_t t1) {
   const WeightLayout& l = job.w.layout();
   const bool gemv = m1 - m0 <= 2;
-  const size_t block_groups = gemv ? l.groups : std::max<size_t>(1, kBlockCols / l.group_cols);
+  const bool stream = m1 - m0 <= kStreamMaxRows;
+  const size_t block_groups = stream ? l.groups : std::max<size_t>(1, kBlockCols / l.group_cols);
   alignas(64) uint8_t panel[kMaxPanelSuperblocks * kPanelSuperblockBytes<2>];
   for (size_t g0 = 0; g0 < l.groups; g0 += block_groups) {
     const size_t g1 = std::min(l.groups, g0 + block_groups);
@@ -359,6 +380,13 @@ void A8TilesX86(const A8Job& job, size_t m0, size_t m1, size_t t0, size_t t1) {
           UnpackPanel<kBits, 2>(job.w, t, sb0, sb1, panel);
           TileStep<kBits, true, 2, kDots>(job, m0, m1, t, g0, g1, panel);
         }
+      }
+    }
+    if (stream) {
+      const size_t ahead = GemvPrefetchTiles<2>(l);
+      for (; t + 2 <= t1; t += 2) {
+        PrefetchCodes(job.w, t + ahead, 2, sb0, sb1);
+        TileStep<kBits, false, 2, kDots>(job, m0, m1, t, g0, g1, nullptr);
       }
     }
     for (; t + 2 <= t1; t += 2) TileStep<kBits, false, 2, kDots>(job, m0, m1, t, g0, g1, nullptr);
