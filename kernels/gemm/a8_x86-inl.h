@@ -8,8 +8,10 @@
 //   (w2: 6096, w3: 14224, w4 and each w8 nibble: 30480), so w2 accumulates 5
 //   superblocks, w3 2 and w4 / w8 one in int16 before widening with
 //   _mm256_madd_epi16 (w8: the high nibbles are weighted by 16 there).
-// Blocking (A8TilesX86): K is split into blocks of whole groups (~512
-// columns) so a tile pair's codes stay in L1 across the task's row blocks;
+// Blocking (A8TilesX86): up to 11 rows (decoder steps) stream each tile
+// pair over all of K, prefetching later pairs' codes; from 12 rows on, K is
+// split into blocks of whole groups (~512 columns) so a tile pair's codes
+// stay in L1 across the task's row blocks;
 // with >= 12 rows, w2/w3/w4 tile pairs are unpacked once per K block into a
 // small panel of u8 blocks, and the inner loop only loads them. Partial sums
 // between K blocks go through y in the same fp32 order, so the blocking never
