@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/models/vggtransformer/encoder.h"
@@ -255,12 +256,13 @@ TEST(VggTransformer, VggAndFfnChunksAreBitIdentical) {
       whole_buf.layer.ffn_chunk_rows = 100000;
       std::vector<float> whole;
       ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, whole_buf, whole).ok());
-      const size_t ffn_chunks[] = {1, 5, 7, 16, 48, 0};
-      size_t i = 0;
-      for (size_t chunk : {1, 4, 8, 12, 36, 0}) {
+      // {VGG chunk frames, FFN chunk rows}; 0 is each one's default.
+      const std::pair<size_t, size_t> chunks[] = {{1, 1},   {4, 5},   {8, 7},
+                                                  {12, 16}, {36, 48}, {0, 0}};
+      for (const auto& [chunk, ffn_rows] : chunks) {
         EncoderBuffers buf;
         buf.vgg_chunk_frames = chunk;
-        buf.layer.ffn_chunk_rows = ffn_chunks[i++];
+        buf.layer.ffn_chunk_rows = ffn_rows;
         std::vector<float> out;
         ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, buf, out).ok());
         EXPECT_EQ(out, whole) << "chunk " << chunk << ", ffn rows " << buf.layer.ffn_chunk_rows

@@ -85,16 +85,8 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
   buf_.Reserve(beams, most_d, most_ffn, frames);
   for (size_t li = 0; li < layers; ++li) {
     const auto& l = w.decoder_layers[li];
-    const size_t d = l.d;
-    const AttentionShape shape{l.heads, d / l.heads};
     QASR_RETURN_IF_ERROR(
-        Linear(ctx, l.cross_attn.k, enc, d, frames, buf_.kv.data(), d, buf_.linear));
-    QASR_RETURN_IF_ERROR(
-        PackHeads(ctx, HeadPart::kKeys, buf_.kv.data(), d, frames, shape, cross_[li]));
-    QASR_RETURN_IF_ERROR(
-        Linear(ctx, l.cross_attn.v, enc, d, frames, buf_.kv.data(), d, buf_.linear));
-    QASR_RETURN_IF_ERROR(
-        PackHeads(ctx, HeadPart::kValues, buf_.kv.data(), d, frames, shape, cross_[li]));
+        ProjectKeysValues(ctx, l.cross_attn, l.heads, enc, frames, l.d, buf_, cross_[li]));
   }
   // Steps project their keys and values straight into the caches: the
   // [frames][d] projection buffer and its quantized input are not needed

@@ -38,6 +38,17 @@ Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const
   return Status::Ok();
 }
 
+Status ProjectKeysValues(const OpContext& ctx, const AttentionWeights& w, size_t heads,
+                         const float* x, size_t rows, size_t d, LayerBuffers& buf,
+                         HeadPanels& out) {
+  const AttentionShape shape{heads, d / heads};
+  if (buf.kv.size() < rows * d) return Internal("key/value projection: buffer not reserved");
+  QASR_RETURN_IF_ERROR(Linear(ctx, w.k, x, d, rows, buf.kv.data(), d, buf.linear));
+  QASR_RETURN_IF_ERROR(PackHeads(ctx, HeadPart::kKeys, buf.kv.data(), d, rows, shape, out));
+  QASR_RETURN_IF_ERROR(Linear(ctx, w.v, x, d, rows, buf.kv.data(), d, buf.linear));
+  return PackHeads(ctx, HeadPart::kValues, buf.kv.data(), d, rows, shape, out);
+}
+
 Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t heads, const float* h,
                      size_t rows, size_t d, size_t valid_keys, LayerBuffers& buf) {
   const AttentionShape shape{heads, d / heads};
@@ -47,12 +58,7 @@ Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t hea
   const size_t keys = std::min(rows, valid_keys);
   if (keys == 0) return InvalidArgument("attention: no valid keys");
   QASR_RETURN_IF_ERROR(Linear(ctx, w.q, h, d, rows, buf.q.data(), d, buf.linear));
-  QASR_RETURN_IF_ERROR(Linear(ctx, w.k, h, d, keys, buf.kv.data(), d, buf.linear));
-  QASR_RETURN_IF_ERROR(
-      PackHeads(ctx, HeadPart::kKeys, buf.kv.data(), d, keys, shape, buf.attention.heads));
-  QASR_RETURN_IF_ERROR(Linear(ctx, w.v, h, d, keys, buf.kv.data(), d, buf.linear));
-  QASR_RETURN_IF_ERROR(
-      PackHeads(ctx, HeadPart::kValues, buf.kv.data(), d, keys, shape, buf.attention.heads));
+  QASR_RETURN_IF_ERROR(ProjectKeysValues(ctx, w, heads, h, keys, d, buf, buf.attention.heads));
   float* out = buf.h.data();  // h is no longer needed
   QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf.q.data(), d, rows, buf.attention.heads,
                                  valid_keys, out, d, buf.attention));

@@ -63,6 +63,12 @@ float AttentionScale(size_t head_dim);
 Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const float* h,
                    size_t rows, LayerBuffers& buf);
 
+// Keys and values of `rows` rows of x (width and row stride d) through w.k
+// and w.v, packed per head into out, one projection at a time through buf.kv
+// (which must hold rows x d).
+Status ProjectKeysValues(const OpContext& ctx, const AttentionWeights& w, size_t heads,
+                         const float* x, size_t rows, size_t d, LayerBuffers& buf, HeadPanels& out);
+
 // Self-attention of `rows` rows over themselves, keys >= valid_keys masked.
 // Overwrites buf.h (h may be buf.h: it is read before).
 Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t heads, const float* h,
