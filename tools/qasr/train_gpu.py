@@ -118,6 +118,18 @@ def model_to_npz(model: nn.Module, path: Path, extra: Dict[str, Any], dtype: Any
     tmp.replace(path)
 
 
+def qat_to_npz(model: nn.Module, path: Path, recipe: Any, extra: Dict[str, Any], dtype: Any = np.float32) -> Dict[str, int]:
+    """A quantized (``quantize_model``) model as a ``qat``-mode :func:`model_to_npz` file —
+    latent weights, step sizes, offsets and each layer's current bits — that
+    :func:`qat_from_npz` (and ``qat --student-init``) restore exactly; returns the bits."""
+    from .quant.api import load_recipe, quant_layers
+    from .quant.io import recipe_to_json
+
+    bits = {n: m.spec.bits for n, m in quant_layers(model)}
+    model_to_npz(model, path, {"mode": "qat", "recipe": {"layers": recipe_to_json(load_recipe(recipe))}, "bits": bits, **extra}, dtype=dtype)
+    return bits
+
+
 def npz_meta(path: Path) -> Dict[str, Any]:
     """The ``__meta__`` JSON of a :func:`model_to_npz` file."""
     with np.load(path) as z:
@@ -339,8 +351,6 @@ def run_fp32(a: argparse.Namespace) -> None:
 
 
 def run_qat(a: argparse.Namespace) -> None:
-    from .quant.api import load_recipe, quant_layers
-    from .quant.io import recipe_to_json
     from .quant.qat import distill_loss, make_optimizer, make_student, set_precision
 
     r = Runner(a)
@@ -365,13 +375,10 @@ def run_qat(a: argparse.Namespace) -> None:
         s_logits = student(b["feats"], b["lengths"], b["prev"])
         return distill_loss(s_logits.float(), t_logits.float(), b["tgt"], a.alpha, a.temperature)
 
-    recipe_json = {"layers": recipe_to_json(load_recipe(a.recipe))}
     dtype = np.float16 if a.save_fp16 else np.float32
 
     def save(name: str, res: Dict[str, Any], **extra: Any) -> Dict[str, int]:
-        bits = {n: m.spec.bits for n, m in quant_layers(student)}
-        model_to_npz(student, r.out / name, {"mode": "qat", "recipe": recipe_json, "bits": bits, "args": vars(a), **extra, **res}, dtype=dtype)
-        return bits
+        return qat_to_npz(student, r.out / name, a.recipe, {"args": vars(a), **extra, **res}, dtype=dtype)
 
     def on_eval(step: int) -> None:
         res = r.dev_eval(student)
@@ -392,6 +399,31 @@ def run_qat(a: argparse.Namespace) -> None:
 
     bits = save("qat.npz", res)
     (r.out / "summary.json").write_text(json.dumps({"final": res, "init": res0, "bits": bits}))
+
+
+def export_npz(npz: Path, spm: Path, out: Path) -> int:
+    """A run's weights as a ``.qasr`` file (bytes written): FP32 for ``fp32``-mode files; for
+    ``qat``-mode ones the quantized model with the metadata ``qasr.quant.results table`` reads
+    (row = the file's stem), so a device run returns engine files of a few MB instead of
+    training state."""
+    meta = npz_meta(npz)
+    if meta.get("mode") == "qat":
+        from .quant.results import export_row
+
+        args = meta.get("args", {})
+        export_row(qat_from_npz(npz), spm, out, out.stem, meta.get("recipe"),
+                   {"method": "QAT", "recipe": args.get("recipe", ""), "qat_args": args,
+                    **{k: meta[k] for k in ("dev_nll", "dev_acc", "dev_wer_greedy") if k in meta}})
+        return out.stat().st_size
+    import tempfile
+
+    from .export.fp32 import export_fp32
+    from .train import export_weights
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pt = Path(tmp) / "model.pt"
+        export_weights(model_from_npz(npz), pt, spm.name, {"train_gpu": {k: v for k, v in meta.items() if k != "config"}})
+        return export_fp32(pt, spm, out)
 
 
 def select_run(runs: Sequence[str]) -> str:
@@ -457,6 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--student-init", default=None, help="continue from this qat-mode .npz instead of quantizing the teacher afresh")
     sel = sub.add_parser("select", help="print the run directory whose final model is best on dev")
     sel.add_argument("runs", nargs="+")
+    e = sub.add_parser("export", help="npz → .qasr model file (fp32 or, for qat-mode files, quantized), e.g. on the device")
+    e.add_argument("npz")
+    e.add_argument("--spm", required=True)
+    e.add_argument("--out", required=True)
     c = sub.add_parser("convert", help="npz → inference checkpoint (.pt) for qasr transcribe/eval/export")
     c.add_argument("npz")
     c.add_argument("out")
@@ -472,6 +508,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         run_qat(a)
     elif a.mode == "select":
         print(select_run(a.runs))
+    elif a.mode == "export":
+        print(f"wrote {a.out} ({export_npz(Path(a.npz), Path(a.spm), Path(a.out)):,} bytes)")
     else:
         from .train import export_weights
 

@@ -197,3 +197,21 @@ def test_ptq_report_checkpoint_roundtrip(tiny: nn.Module, tmp_path: Path) -> Non
         mod.spec = dataclasses.replace(mod.spec, act_bits=None)
     with torch.no_grad():
         assert torch.allclose(d(x, lens, prev), back(x, lens, prev), atol=1e-3)
+
+
+def test_ptq_cli_writes_a_qat_start_point(tiny: nn.Module, tmp_path: Path) -> None:
+    from qasr.quant.__main__ import main
+    from qasr.train import export_weights
+    from qasr.train_gpu import npz_meta, qat_from_npz
+
+    export_weights(tiny, tmp_path / "tiny.pt", "spm.model")
+    main(["ptq", "--model", str(tmp_path / "tiny.pt"), "--recipe", "w2g128_mix", "--method", "gptq", "--threads", "1",
+          "--out", str(tmp_path / "q"), "--qat-npz", str(tmp_path / "q.npz")])
+    ptq_model = load_quantized(tmp_path / "q" / "model-quant.pt")
+    back = qat_from_npz(tmp_path / "q.npz")
+    meta = npz_meta(tmp_path / "q.npz")
+    assert meta["mode"] == "qat" and meta["ptq"] == "gptq"
+    assert meta["bits"]["encoder.transformer_layers.1.fc1"] == 2 and meta["bits"]["decoder.fc_out"] == 4
+    x, lens, prev = _inputs(3)
+    with torch.no_grad():  # the start point is the GPTQ model, codes and all
+        assert torch.equal(back(x, lens, prev), ptq_model(x, lens, prev))

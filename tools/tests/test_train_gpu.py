@@ -124,3 +124,115 @@ def test_tiny_fp32_run_writes_loadable_weights(tmp_path: Path) -> None:
     assert again["bits"] == first["bits"] and max(first["bits"].values()) == 8
     # the continued run starts where the first one ended, not from a fresh quantization
     assert again["init"]["dev_nll"] == pytest.approx(first["final"]["dev_nll"], rel=1e-4)
+
+
+def test_gpu_train_script_qat_only(tmp_path: Path) -> None:
+    """tools/gpu-train.sh with a given teacher: the 2-bit runs (MSE and PTQ start points) and
+    the uniform w4/w3 runs all finish with loadable students (tiny model, CPU, seconds)."""
+    import os
+    import subprocess
+    import sys
+
+    import sentencepiece as spm
+
+    from qasr.model import build_model
+    from qasr.quant.__main__ import main as quant_main
+    from qasr.train import export_weights
+    from qasr.train_gpu import model_to_npz, qat_from_npz
+
+    items = _items(12, seed=7)
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    write_pack(pack / "train", items, 101)
+    write_pack(pack / "dev", items[:3], 101)
+    text = tmp_path / "t.txt"
+    text.write_text("\n".join(i[3] for i in items) * 5)
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(pack / "spm500"), vocab_size=24, model_type="unigram", character_coverage=1.0,
+        bos_id=0, pad_id=1, eos_id=2, unk_id=3, hard_vocab_limit=False, minloglevel=2,
+    )
+    torch.manual_seed(0)
+    teacher = build_model("tiny", vocab_size=24).eval()
+    model_to_npz(teacher, tmp_path / "teacher.npz", {"mode": "fp32"})
+    export_weights(teacher, tmp_path / "teacher.pt", "spm500.model")
+    quant_main(["ptq", "--model", str(tmp_path / "teacher.pt"), "--recipe", "w2g128_mix", "--method", "mse", "--threads", "1",
+                "--out", str(tmp_path / "ptq"), "--qat-npz", str(tmp_path / "w2init.npz")])
+    tools = Path(__file__).resolve().parents[1]
+    # the device recipe end to end: stage here, then one call that unpacks, trains and returns
+    staged = [pack / f"{n}" for n in ("train.bin", "train.json", "dev.bin", "dev.json", "spm500.model")]
+    staged += [tmp_path / "teacher.npz", tmp_path / "w2init.npz"]
+    r = subprocess.run(["bash", str(tools / "gpu-stage.sh"), str(tmp_path / "stage"), *map(str, staged)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    stash = tmp_path / "stash"
+    ret = tmp_path / "returned"
+    ret.mkdir()
+    env = dict(os.environ, QASR_TEACHER=str(stash / "teacher.npz"), QASR_W2_INIT=str(stash / "w2init.npz"), MIN_QAT_SECONDS="5",
+               EXPORT_SECONDS="2", QASR_COMMON_ARGS="--device cpu --workers 1 --threads 1 --max-frames 2000 --wer-utts 2 --log-every 1",
+               QASR_QAT_ARGS="--reserve 3 --warmup 2", W2_FRAMES="2000", PYTHON=sys.executable, OUT=str(ret))
+    r = subprocess.run(["bash", str(tools / "gpu-call.sh"), str(tmp_path / "stage" / "call1"), "24", str(stash)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = stash / "out"
+    assert sorted(p.name for p in ret.iterdir()) == ["logs.tar.gz", "qat-w2mix-direct.qasr", "qat-w2mix-gptq.qasr", "qat-w3g64.qasr",
+                                                     "qat-w4g64.qasr"]
+    r.stdout = (stash / "out.log").read_text()
+    assert "QAT only" in r.stdout and not (out / "A").exists()
+    for run, bits in (("Q2d", 2), ("Q2g", 2), ("Q4", 4), ("Q3", 3)):
+        summary = json.loads((out / run / "summary.json").read_text())
+        assert summary["bits"]["encoder.transformer_layers.1.fc1"] == bits
+        qat_from_npz(out / run / "qat.npz")
+    assert "qat init (continued)" in (out / "Q2g.log").read_text()  # Q2g starts from the PTQ file
+    from qasr.export.reader import read_model
+
+    for name, bits in (("w2mix-direct", 2), ("w2mix-gptq", 2), ("w4g64", 4), ("w3g64", 3)):
+        m = read_model(ret / f"qat-{name}.qasr")  # engine files, ready for `results table`
+        assert m.metadata["results_row"] == f"qat-{name}" and m.metadata["method"] == "QAT"
+        assert m.metadata["quantization"]["layers"]["encoder.transformer_layers.1.fc1"]["bits"] == bits
+    assert "qat init (PTQ-MSE)" in (out / "Q2d.log").read_text()
+
+
+def test_gpu_return_splits_large_files_and_keeps_to_the_limits(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    sizes = {"a.bin": 2500, "b.bin": 900, "c.bin": 3000, "d.bin": 100}
+    for name, n in sizes.items():
+        (tmp_path / name).write_bytes(os.urandom(n))
+    tools = Path(__file__).resolve().parents[1]
+    dest = tmp_path / "out"
+    env = dict(os.environ, PART_BYTES="1000", MAX_FILES="5", MAX_BYTES="6000")
+    r = subprocess.run(["bash", str(tools / "gpu-return.sh"), str(dest), *(str(tmp_path / n) for n in sizes), str(tmp_path / "nope")],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # a: 3 parts, b: 1 file; c (3 more parts) would make 7 files: left behind; d still fits
+    assert sorted(p.name for p in dest.iterdir()) == ["a.bin.part00", "a.bin.part01", "a.bin.part02", "b.bin", "d.bin"]
+    joined = b"".join((dest / f"a.bin.part0{i}").read_bytes() for i in range(3))
+    assert joined == (tmp_path / "a.bin").read_bytes()
+    assert "left on the device" in r.stderr and "c.bin" in r.stderr and "nope: missing" in r.stderr
+
+
+def test_gpu_stage_round_trip(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    files = {src / "a.bin": os.urandom(2500), src / "sub" / "b.json": b'{"x": 1}', src / "c.npz": os.urandom(700)}
+    for f, data in files.items():
+        f.write_bytes(data)
+    tool = str(Path(__file__).resolve().parents[1] / "gpu-stage.sh")
+    env = dict(os.environ, PART_BYTES="4096")
+    r = subprocess.run(["bash", tool, str(tmp_path / "stage"), *map(str, files)], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    calls = sorted((tmp_path / "stage").glob("call*"))
+    assert len(calls) >= 2  # a tar of > 4 KiB in 4 KiB parts
+    stash = tmp_path / "stash"
+    for i, c in enumerate(calls):
+        r = subprocess.run(["bash", tool, "--unpack", str(c), str(stash)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert ("unpacked" in r.stdout) == (i == len(calls) - 1)
+    assert sorted(p.name for p in stash.iterdir()) == ["a.bin", "b.json", "c.npz"]  # flat, parts removed
+    for f, data in files.items():
+        assert (stash / f.name).read_bytes() == data
+    r = subprocess.run(["bash", tool, str(tmp_path / "s2"), str(tmp_path / "missing")], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "missing" in r.stderr

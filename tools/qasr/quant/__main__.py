@@ -44,6 +44,10 @@ def _ptq(args: argparse.Namespace) -> int:
     save_quantized(model, args.recipe, out / "model-quant.pt", {"ptq": args.method, "source": str(args.model)})
     if args.packed:
         export_packed(model, out / "packed")
+    if args.qat_npz:
+        from ..train_gpu import qat_to_npz
+
+        qat_to_npz(model, Path(args.qat_npz), args.recipe, {"ptq": args.method, "source": str(args.model)})
     text = format_report(rep)
     (out / "report.txt").write_text(text + "\n")
     print(text)
@@ -71,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qasr.quant", description="qasr quantization toolkit")
     sub = p.add_subparsers(dest="cmd", required=True)
     pp = sub.add_parser("ptq", help="post-training quantization")
-    pp.add_argument("--model", required=True, help="float checkpoint (models/X-fp32.pt)")
+    pp.add_argument("--model", required=True, help="float checkpoint (X.pt) or FP32 model file (models/X-fp32.qasr)")
     pp.add_argument("--recipe", required=True, help="recipe JSON path or bundled name (w8, w4g64, ...)")
     pp.add_argument("--method", choices=("rtn", "mse", "gptq", "gptq-ao"), default="mse")
     pp.add_argument("--calib-manifest", default=None, help="JSONL manifest for GPTQ calibration")
@@ -79,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--calib-utts", type=int, default=128)
     pp.add_argument("--damp", type=float, default=0.01, help="GPTQ dampening (fraction of mean diag H)")
     pp.add_argument("--packed", action="store_true", help="also write packed blobs + index.json")
+    pp.add_argument("--qat-npz", default=None, help="also write a QAT start point (qasr.train_gpu qat --student-init)")
     pp.add_argument("--threads", type=int, default=2)
     pp.add_argument("--out", required=True)
     pp.set_defaults(fn=_ptq)

@@ -26,7 +26,12 @@ def recipe_to_json(recipe: List[Tuple[str, Optional[QuantSpec]]]) -> Dict[str, A
 
 
 def load_float(path: Union[str, Path]) -> VGGTransformer:
-    """Float model from an inference export or training checkpoint (``config`` + ``model``)."""
+    """Float model from an FP32 ``.qasr`` file, an inference export or a training checkpoint
+    (``config`` + ``model``)."""
+    if Path(path).suffix == ".qasr":
+        from ..export.load import load_fp32_model
+
+        return load_fp32_model(path)[0]
     obj = torch.load(path, map_location="cpu")
     model = VGGTransformer(VGGTransformerConfig.from_dict(obj["config"]))
     model.load_state_dict(obj["model"])

@@ -31,7 +31,7 @@ from ..wer import edit_distance
 # ----------------------------------------------------------------------------- export
 
 
-def _export_row(model: Any, spm: Path, out: Path, row: str, recipe: Any, extra: Dict[str, Any]) -> Dict[str, Any]:
+def export_row(model: Any, spm: Path, out: Path, row: str, recipe: Any, extra: Dict[str, Any]) -> Dict[str, Any]:
     from ..export.quantized import export_quantized_model
     from .api import report
 
@@ -70,7 +70,7 @@ def export_rows(teacher: Path, spm: Path, out_dir: Path, ptq_rows: Sequence[str]
         model = quantize_model(copy.deepcopy(base), recipe, init="none")
         ptq(model, method, calibrate)
         p = out_dir / f"ptq-{method}-{Path(recipe).stem}.qasr"
-        _export_row(model, spm, p, p.stem, {"layers": recipe_to_json(load_recipe(recipe))}, {"method": f"PTQ {method}", "recipe": Path(recipe).stem})
+        export_row(model, spm, p, p.stem, {"layers": recipe_to_json(load_recipe(recipe))}, {"method": f"PTQ {method}", "recipe": Path(recipe).stem})
         paths.append(p)
     for spec in qat_rows:
         name, _, npz = spec.partition("=")
@@ -81,7 +81,7 @@ def export_rows(teacher: Path, spm: Path, out_dir: Path, ptq_rows: Sequence[str]
         p = out_dir / f"qat-{name}.qasr"
         recipe = meta.get("recipe")
         rname = meta.get("args", {}).get("recipe", name)
-        _export_row(model, spm, p, p.stem, recipe, {"method": "QAT", "recipe": rname, "qat_args": meta.get("args", {})})
+        export_row(model, spm, p, p.stem, recipe, {"method": "QAT", "recipe": rname, "qat_args": meta.get("args", {})})
         paths.append(p)
     return paths
 
