@@ -104,6 +104,27 @@ def test_conv2d_im2col_order() -> None:
     assert torch.allclose(got, want, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape,kernel,pad", [((2, 3, 6, 7), 3, 1), ((1, 1, 9, 5), 3, 1), ((2, 4, 5, 8), 5, 2), ((1, 2, 4, 4), 3, 0)])
+def test_conv2d_offsets_path_equals_im2col(shape, kernel: int, pad: int) -> None:
+    """The training path (kernel offsets, no patch matrix) has the im2col path's values and gradients."""
+    torch.manual_seed(5)
+    conv = nn.Conv2d(shape[1], 6, kernel, padding=pad)
+    fast = QuantConv2d(conv, QuantSpec(8, 0, True, 8))
+    slow = copy.deepcopy(fast)
+    slow.force_im2col = True
+    x = torch.randn(*shape) * torch.rand(1, 1, shape[2], shape[3]) * 3  # uneven patch maxima
+    x[0, :, :3, :3] = 0.0  # an all-zero patch: amax 0 gives codes and scale 0
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = fast(xa), slow(xb)
+    assert ya.shape == yb.shape and torch.allclose(ya, yb, atol=1e-5)
+    g = torch.randn_like(ya)
+    (ya * g).sum().backward()
+    (yb * g).sum().backward()
+    assert torch.allclose(xa.grad, xb.grad, atol=1e-5)
+    assert torch.allclose(fast.weight.grad, slow.weight.grad, atol=1e-4)
+    assert torch.allclose(fast.wq.scale.grad, slow.wq.scale.grad, atol=1e-4)
+
+
 def test_causal_conv_forward_equals_steps() -> None:
     torch.manual_seed(4)
     src = CausalConv1d(6, 5, 3)

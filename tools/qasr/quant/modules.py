@@ -137,11 +137,43 @@ class QuantConv2d(nn.Conv2d, QuantMixin):
         w = self.quant_weight_matrix().to(x.dtype)
         if self.spec.act_bits is None:
             return Fn.conv2d(x, w.view_as(self.weight), self.bias, self.stride, self.padding, self.dilation)
+        if self.stride == (1, 1) and self.dilation == (1, 1) and self.padding_mode == "zeros" and not getattr(self, "force_im2col", False):
+            return self._forward_by_offsets(x, w)
         b, _, h, wd = x.shape
         oh = (h + 2 * self.padding[0] - self.dilation[0] * (self.kernel_size[0] - 1) - 1) // self.stride[0] + 1
         ow = (wd + 2 * self.padding[1] - self.dilation[1] * (self.kernel_size[1] - 1) - 1) // self.stride[1] + 1
         y = Fn.linear(self.act(self.gemm_rows(x)), w, self.bias)  # (B·L, C_out)
         return y.view(b, oh * ow, -1).transpose(1, 2).reshape(b, -1, oh, ow)
+
+    def _forward_by_offsets(self, x: Tensor, w: Tensor) -> Tensor:
+        """The im2col path's values without materialising the patches (training speed).
+
+        A patch's int8 scale comes from its absolute maximum, which is a max-pool of the
+        channel-wise absolute maximum; each of the ``kh·kw`` kernel offsets then quantizes
+        the shifted input with the scale of the patch it lands in and adds a 1x1 convolution.
+        The codes are the im2col path's; only the float summation order differs."""
+        kh, kw = self.kernel_size
+        ph, pw = self.padding
+        b, c, h, wd = x.shape
+        oh, ow = h + 2 * ph - kh + 1, wd + 2 * pw - kw + 1
+        xp = Fn.pad(x, (pw, pw, ph, ph))
+        with torch.no_grad():
+            amax = Fn.max_pool2d(x.detach().float().abs().amax(1, keepdim=True), (kh, kw), 1, (ph, pw))
+            inv = torch.div(torch.full_like(amax, 127.0), amax)  # §2: fp32 division, as the kernels
+            ok = (amax > 0) & torch.isfinite(inv)
+            inv = torch.where(ok, inv, torch.zeros_like(inv))
+            sx = torch.where(ok, amax / 127.0, torch.zeros_like(amax))
+        w4 = w.view(self.out_channels, c, kh, kw)
+        y: Optional[Tensor] = None
+        for i in range(kh):
+            for j in range(kw):
+                xs = xp[:, :, i : i + oh, j : j + ow]
+                with torch.no_grad():
+                    xq = (torch.clamp(torch.round(xs.float() * inv), -127, 127) * sx).to(x.dtype)
+                t = Fn.conv2d(xq + (xs - xs.detach()), w4[:, :, i : i + 1, j : j + 1])
+                y = t if y is None else y + t
+        assert y is not None
+        return y if self.bias is None else y + self.bias.view(1, -1, 1, 1).to(y.dtype)
 
 
 class QuantCausalConv1d(CausalConv1d, QuantMixin):
