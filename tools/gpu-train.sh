@@ -12,7 +12,7 @@
 #   2. the rest: QAT of the teacher, runs side by side, each distilled from it:
 #      the W2A8 target recipe (w2g128_mix, <= 2.5 bits/weight) from MSE-clipped step sizes
 #      (Q2d) and, when QASR_W2_INIT names a qat-mode .npz (`qasr.quant ptq --method gptq
-#      --qat-npz`), from that start point (Q2g); uniform w4g64 (Q4) and w3g64 (Q3) for
+#      --qat-npz`), from that start point (Q2g, step sizes at W2_INIT_QPARAM_LR); uniform w4g64 (Q4) and w3g64 (Q3) for
 #      SHORT_SHARE % (default 50) of the QAT time, so the 2-bit runs get the device to
 #      themselves afterwards.
 # Everything lands in OUT_DIR: per-run logs, summaries, npz weights.
@@ -57,7 +57,11 @@ if [ "$LEFT" -gt "${MIN_QAT_SECONDS:-60}" ]; then
   w2=(--recipe w2g128_mix --stages 2 --lr 3e-4 --qparam-lr 3e-3 --time-budget "$LEFT" --max-frames "${W2_FRAMES:-100000}")
   $PY -m qasr.train_gpu qat "${common[@]}" "${q[@]}" "${w2[@]}" --out "$OUT/Q2d" >"$OUT/Q2d.log" 2>&1 &
   if [ -n "${QASR_W2_INIT:-}" ]; then
-    $PY -m qasr.train_gpu qat "${common[@]}" "${q[@]}" "${w2[@]}" --student-init "$QASR_W2_INIT" --out "$OUT/Q2g" >"$OUT/Q2g.log" 2>&1 &
+    # a start point that is already a good quantizer needs slower step sizes: Adam moves each
+    # one by ~lr per step whatever its size (a few % of a 2-bit step at 3e-3), which undid
+    # GPTQ's error compensation within 40 steps in session 8 (docs/QUANTIZATION.md §5.7)
+    $PY -m qasr.train_gpu qat "${common[@]}" "${q[@]}" "${w2[@]}" --qparam-lr "${W2_INIT_QPARAM_LR:-3e-4}" \
+      --student-init "$QASR_W2_INIT" --out "$OUT/Q2g" >"$OUT/Q2g.log" 2>&1 &
   fi
   $PY -m qasr.train_gpu qat "${common[@]}" "${q[@]}" --recipe w4g64 --stages 4 --time-budget "$SHORT" \
     --lr 1e-4 --qparam-lr 1e-3 --out "$OUT/Q4" >"$OUT/Q4.log" 2>&1 &
