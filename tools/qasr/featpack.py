@@ -108,6 +108,16 @@ def read_pack(prefix: Path, workers: int = 4) -> Tuple[List[Dict[str, Any]], Lis
     return utts, feats
 
 
+def _features_of(shard: List[Tuple[str, str]]) -> Dict[str, Any]:
+    """FeatureCache entries (uid → fp16 features) of ``(uid, audio path)`` pairs, in one process."""
+    import torch
+
+    from .data import FeatureCache, Utterance
+
+    torch.set_num_threads(1)
+    return FeatureCache([Utterance(uid, Path(audio), "", 0.0) for uid, audio in shard], log_every=0).feats
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """``python3 -m qasr.featpack pack|check``."""
     p = argparse.ArgumentParser(prog="qasr.featpack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,6 +129,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     pk.add_argument("--out", required=True, help="output prefix (writes PREFIX.bin and PREFIX.json)")
     pk.add_argument("--quality", type=int, default=80, help="WebP quality; 101 = lossless")
     pk.add_argument("--limit", type=int, default=0)
+    ft = sub.add_parser("features", help="compute a feature cache (qasr.data.FeatureCache file) for a manifest")
+    ft.add_argument("--manifest", required=True)
+    ft.add_argument("--out", required=True, help="FeatureCache .pt file")
+    ft.add_argument("--jobs", type=int, default=2, help="processes (one torch thread each)")
+    ft.add_argument("--limit", type=int, default=0)
     ck = sub.add_parser("check", help="decode a pack and report its error against the feature cache")
     ck.add_argument("--pack", required=True)
     ck.add_argument("--features", required=True)
@@ -128,7 +143,19 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from .data import read_manifest
     from .tokenizer import Tokenizer
 
-    if a.cmd == "pack":
+    if a.cmd == "features":
+        utts = read_manifest(a.manifest, limit=a.limit)
+        jobs = max(1, a.jobs)
+        shards = [[(u.uid, str(u.audio)) for u in utts[i::jobs]] for i in range(jobs)]
+        feats: Dict[str, Any] = {}
+        with ProcessPoolExecutor(jobs) as ex:
+            for part in ex.map(_features_of, shards):
+                feats.update(part)
+        tmp = Path(a.out).with_name(Path(a.out).name + ".tmp")
+        torch.save(feats, tmp)
+        tmp.replace(a.out)
+        print(f"features of {len(feats)} of {len(utts)} utterances → {a.out}")
+    elif a.cmd == "pack":
         feats = torch.load(a.features)
         tok = Tokenizer(a.spm)
         utts = [u for u in read_manifest(a.manifest, limit=a.limit) if u.uid in feats and u.text.strip()]

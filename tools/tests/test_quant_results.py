@@ -63,6 +63,23 @@ def test_export_rows_writes_models_with_size_metadata(tmp_path: Path) -> None:
     assert md.count("\n") == 2 + len(infos) and "ptq-mse-w2g32" in md
 
 
+def test_export_rows_from_an_fp32_model_file(tmp_path: Path) -> None:
+    from qasr.export.reader import read_model
+
+    ckpt, spm = _tiny_checkpoint(tmp_path)
+    first = export_rows(ckpt, spm, tmp_path / "a", ["rtn:w4g64"], [])
+    again = export_rows(first[0], spm, tmp_path / "b", ["rtn:w4g64"], [])  # teacher = the fp32 row's .qasr
+    for x, y in zip(first, again):
+        a, b = read_model(x), read_model(y)
+        assert a.metadata["results_row"] == b.metadata["results_row"]
+        for name, t in a.tensors.items():
+            u = b.tensors[name]
+            if isinstance(t, np.ndarray):
+                assert np.allclose(t, u, rtol=1e-6, atol=1e-7), name  # weight norm refolded: one rounding
+            else:
+                assert t.data == u.data, name
+
+
 def test_export_rows_gptq_row_needs_and_uses_calibration(tmp_path: Path) -> None:
     from qasr.quant.io import random_calibration
 

@@ -236,3 +236,30 @@ def test_gpu_stage_round_trip(tmp_path: Path) -> None:
         assert (stash / f.name).read_bytes() == data
     r = subprocess.run(["bash", tool, str(tmp_path / "s2"), str(tmp_path / "missing")], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "missing" in r.stderr
+
+
+def test_featpack_features_command_matches_the_feature_cache(tmp_path: Path) -> None:
+    import wave
+
+    from qasr.featpack import main as featpack_main
+    from qasr.features import compute_features, load_audio
+
+    (tmp_path / "wav").mkdir()
+    lines = []
+    for i, (n, hz) in enumerate(((8000, 440.0), (12345, 1000.0), (100, 300.0))):  # the last is too short: skipped
+        t = np.arange(n) / 16000.0
+        pcm = (np.sin(2 * np.pi * hz * t) * 8000 + np.random.default_rng(i).normal(0, 300, n)).astype("<i2")
+        with wave.open(str(tmp_path / "wav" / f"u{i}.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(pcm.tobytes())
+        lines.append(json.dumps({"id": f"u{i}", "audio": f"wav/u{i}.wav", "text": "a b", "duration": n / 16000}))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "train.jsonl").write_text("\n".join(lines) + "\n")
+    featpack_main(["features", "--manifest", str(tmp_path / "m" / "train.jsonl"), "--out", str(tmp_path / "f.pt"), "--jobs", "2"])
+    feats = torch.load(tmp_path / "f.pt")
+    assert sorted(feats) == ["u0", "u1"]
+    for uid in feats:
+        want = compute_features(load_audio(tmp_path / "wav" / f"{uid}.wav")).to(torch.float16)
+        assert torch.equal(feats[uid], want)

@@ -47,6 +47,7 @@ def export_rows(teacher: Path, spm: Path, out_dir: Path, ptq_rows: Sequence[str]
 
     ``gptq`` rows need ``calibrate(model)`` (:func:`.io.calibration_runner`)."""
     import copy
+    import tempfile
 
     from ..export.fp32 import export_fp32
     from ..train_gpu import npz_meta, qat_from_npz
@@ -57,9 +58,16 @@ def export_rows(teacher: Path, spm: Path, out_dir: Path, ptq_rows: Sequence[str]
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     fp = out_dir / "fp32.qasr"
-    base = load_float(teacher)
+    base = load_float(teacher)  # a checkpoint or an FP32 .qasr file
     n = sum(p.numel() for p in base.parameters())
-    export_fp32(teacher, spm, fp, {"results_row": "fp32", "bits_per_weight": 32.0, "weight_bytes": 4 * n})
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = teacher
+        if teacher.suffix == ".qasr":
+            from ..train import export_weights
+
+            ckpt = Path(tmp) / "teacher.pt"
+            export_weights(base, ckpt, spm.name, {"source": teacher.name})
+        export_fp32(ckpt, spm, fp, {"results_row": "fp32", "bits_per_weight": 32.0, "weight_bytes": 4 * n})
     paths.append(fp)
     for spec in ptq_rows:
         method, _, recipe = spec.partition(":")
@@ -259,7 +267,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python3 -m qasr.quant.results", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export")
-    e.add_argument("--teacher", required=True, help="FP32 checkpoint (.pt, qasr.train_gpu convert)")
+    e.add_argument("--teacher", required=True, help="FP32 checkpoint (.pt, qasr.train_gpu convert) or FP32 model file (.qasr)")
     e.add_argument("--spm", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--ptq", nargs="*", default=[], help="METHOD:RECIPE (rtn, mse, gptq, gptq-ao)")
