@@ -26,6 +26,20 @@ def _items(n: int, seed: int = 0):
     return out
 
 
+def _packs_and_spm(d: Path, items, dev: int, spm_name: str) -> None:
+    """train/dev packs of ``items`` (the first ``dev`` are the dev set) and a 24-piece SentencePiece model in ``d``."""
+    import sentencepiece as spm
+
+    write_pack(d / "train", items, 101)
+    write_pack(d / "dev", items[:dev], 101)
+    text = d / "t.txt"
+    text.write_text("\n".join(i[3] for i in items) * 5)
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(d / spm_name), vocab_size=24, model_type="unigram", character_coverage=1.0,
+        bos_id=0, pad_id=1, eos_id=2, unk_id=3, hard_vocab_limit=False, minloglevel=2,
+    )
+
+
 @pytest.mark.parametrize("quality,bound", [(101, 0.5 / SCALE + 3e-3), (90, 0.15)])
 def test_pack_round_trip(tmp_path: Path, quality: int, bound: float) -> None:
     items = _items(12)
@@ -89,17 +103,7 @@ def test_lr_schedule_warms_up_then_decays() -> None:
 
 
 def test_tiny_fp32_run_writes_loadable_weights(tmp_path: Path) -> None:
-    import sentencepiece as spm
-
-    items = _items(16, seed=5)
-    write_pack(tmp_path / "train", items, 101)
-    write_pack(tmp_path / "dev", items[:4], 101)
-    text = tmp_path / "t.txt"
-    text.write_text("\n".join(i[3] for i in items) * 5)
-    spm.SentencePieceTrainer.train(
-        input=str(text), model_prefix=str(tmp_path / "spm"), vocab_size=24, model_type="unigram", character_coverage=1.0,
-        bos_id=0, pad_id=1, eos_id=2, unk_id=3, hard_vocab_limit=False, minloglevel=2,
-    )
+    _packs_and_spm(tmp_path, _items(16, seed=5), 4, "spm")
     out = tmp_path / "run"
     main(["fp32", "--pack", str(tmp_path / "train"), "--dev-pack", str(tmp_path / "dev"), "--spm", str(tmp_path / "spm.model"),
           "--out", str(out), "--config", "tiny", "--vocab", "24", "--time-budget", "8", "--reserve", "4", "--device", "cpu",
@@ -133,24 +137,14 @@ def test_gpu_train_script_qat_only(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    import sentencepiece as spm
-
     from qasr.model import build_model
     from qasr.quant.__main__ import main as quant_main
     from qasr.train import export_weights
     from qasr.train_gpu import model_to_npz, qat_from_npz
 
-    items = _items(12, seed=7)
     pack = tmp_path / "pack"
     pack.mkdir()
-    write_pack(pack / "train", items, 101)
-    write_pack(pack / "dev", items[:3], 101)
-    text = tmp_path / "t.txt"
-    text.write_text("\n".join(i[3] for i in items) * 5)
-    spm.SentencePieceTrainer.train(
-        input=str(text), model_prefix=str(pack / "spm500"), vocab_size=24, model_type="unigram", character_coverage=1.0,
-        bos_id=0, pad_id=1, eos_id=2, unk_id=3, hard_vocab_limit=False, minloglevel=2,
-    )
+    _packs_and_spm(pack, _items(12, seed=7), 3, "spm500")
     torch.manual_seed(0)
     teacher = build_model("tiny", vocab_size=24).eval()
     model_to_npz(teacher, tmp_path / "teacher.npz", {"mode": "fp32"})
