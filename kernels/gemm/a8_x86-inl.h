@@ -85,23 +85,14 @@ inline constexpr bool kVnni = true;
 inline constexpr bool kVnni = false;
 #endif
 
-// The 512-bit form (two tiles' blocks at once, see GroupDots).
-HWY_INLINE void Dpbusd512(__m512i& acc, __m512i u8, __m512i s8) {
-#if HWY_TARGET == HWY_AVX3_DL
-  asm("vpdpbusd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(u8), [b] "v"(s8));
-#else
-  (void)acc;
-  (void)u8;
-  (void)s8;
-#endif
-}
-
 // acc += sum of the four u8 x s8 products in each 32-bit lane (vpdpbusd).
 // Highway 1.0.3 compiles AVX3_DL with "avxvnni" (the VEX form, which
 // AVX512-VNNI CPUs such as Ice Lake and Zen 4 lack) but not "avx512vnni", so
 // neither intrinsic is both available and safe here: the EVEX form is
 // written out, and only AVX3_DL code (runtime-checked for AVX512-VNNI) uses it.
-HWY_INLINE void Dpbusd(__m256i& acc, __m256i u8, __m256i s8) {
+// V: __m256i, or __m512i (two tiles' blocks at once, see PanelDots512).
+template <class V>
+HWY_INLINE void Dpbusd(V& acc, V u8, V s8) {
 #if HWY_TARGET == HWY_AVX3_DL
   asm("%{evex%} vpdpbusd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(u8), [b] "v"(s8));
 #else
@@ -231,6 +222,30 @@ HWY_INLINE void GemvPrefetch(const WeightLayout& l, const uint8_t* const* tiles,
                    _MM_HINT_T0);
 }
 
+// VNNI dots of group g for MR rows x a 4-tile panel whose first superblock
+// is panel_sb0: block J of tiles 0, 1 (and 2, 3) are 64 adjacent bytes, one
+// zmm each, so row i accumulates tiles 0-1 in a[2i] and tiles 2-3 in a[2i+1].
+template <size_t MR>
+HWY_INLINE void PanelDots512(const WeightLayout& l, const uint8_t* panel, const int8_t* const* x,
+                             size_t g, size_t panel_sb0, __m512i* a) {
+  for (size_t i = 0; i < MR * 2; ++i) a[i] = _mm512_setzero_si512();
+  for (size_t sb = l.GroupBegin(g); sb < l.GroupEnd(g); ++sb) {
+    const uint8_t* p = panel + (sb - panel_sb0) * kPanelSuperblockBytes<4>;
+    const size_t k0 = sb * kSuperblockCols;
+    for (size_t j = 0; j < 8; ++j) {
+      const __m512i c0 = _mm512_load_si512(p + j * 128);
+      const __m512i c1 = _mm512_load_si512(p + j * 128 + 64);
+      for (size_t i = 0; i < MR; ++i) {
+        int32_t q;
+        std::memcpy(&q, x[i] + k0 + 4 * j, 4);
+        const __m512i xb = _mm512_set1_epi32(q);
+        Dpbusd(a[2 * i], c0, xb);
+        Dpbusd(a[2 * i + 1], c1, xb);
+      }
+    }
+  }
+}
+
 // Raw dots sum_k xq * q of group g for MR rows x NT tiles into acc. With
 // kPanel, tiles are panel columns whose first superblock is panel_sb0.
 template <int kBits, bool kPanel, size_t MR, size_t NT>
@@ -239,25 +254,8 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
   constexpr size_t kAcc = MR * NT;
   const size_t end = l.GroupEnd(g);
   if constexpr (kVnni && kPanel && NT == 4) {
-    // Panel of 4 tiles: block J of tiles 0, 1 (and 2, 3) are 64 adjacent
-    // bytes, one zmm each; every row accumulates both pairs.
     __m512i a[MR * 2];
-    for (size_t i = 0; i < MR * 2; ++i) a[i] = _mm512_setzero_si512();
-    for (size_t sb = l.GroupBegin(g); sb < end; ++sb) {
-      const uint8_t* p = tiles[0] + (sb - panel_sb0) * kPanelSuperblockBytes<NT>;
-      const size_t k0 = sb * kSuperblockCols;
-      for (size_t j = 0; j < 8; ++j) {
-        const __m512i c0 = _mm512_load_si512(p + j * 128);
-        const __m512i c1 = _mm512_load_si512(p + j * 128 + 64);
-        for (size_t i = 0; i < MR; ++i) {
-          int32_t q;
-          std::memcpy(&q, x[i] + k0 + 4 * j, 4);
-          const __m512i xb = _mm512_set1_epi32(q);
-          Dpbusd512(a[2 * i], c0, xb);
-          Dpbusd512(a[2 * i + 1], c1, xb);
-        }
-      }
-    }
+    PanelDots512<MR>(l, tiles[0], x, g, panel_sb0, a);
     for (size_t i = 0; i < MR; ++i) {
       acc[i * NT + 0] = _mm512_castsi512_si256(a[2 * i]);
       acc[i * NT + 1] = _mm512_extracti64x4_epi64(a[2 * i], 1);
@@ -422,22 +420,7 @@ HWY_INLINE void MicroVnni(const A8Job& job, size_t t, size_t m, size_t g0, size_
     }
   for (size_t g = g0; g < g1; ++g) {
     __m512i a[MR * 2];
-    for (size_t i = 0; i < MR * 2; ++i) a[i] = _mm512_setzero_si512();
-    for (size_t sb = l.GroupBegin(g); sb < l.GroupEnd(g); ++sb) {
-      const uint8_t* p = panel + (sb - sb0) * kPanelSuperblockBytes<4>;
-      const size_t k0 = sb * kSuperblockCols;
-      for (size_t j = 0; j < 8; ++j) {
-        const __m512i c0 = _mm512_load_si512(p + j * 128);
-        const __m512i c1 = _mm512_load_si512(p + j * 128 + 64);
-        for (size_t i = 0; i < MR; ++i) {
-          int32_t q;
-          std::memcpy(&q, xr[i] + k0 + 4 * j, 4);
-          const __m512i xb = _mm512_set1_epi32(q);
-          Dpbusd512(a[2 * i], c0, xb);
-          Dpbusd512(a[2 * i + 1], c1, xb);
-        }
-      }
-    }
+    PanelDots512<MR>(l, panel, xr, g, sb0, a);
     for (size_t p = 0; p < 2; ++p) {
       const __m512i z = Join(TileZeros(di, job.w, t + 2 * p, g, 0).raw,
                              TileZeros(di, job.w, t + 2 * p + 1, g, 0).raw);
