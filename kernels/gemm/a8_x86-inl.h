@@ -246,6 +246,94 @@ HWY_INLINE void PanelDots512(const WeightLayout& l, const uint8_t* panel, const 
   }
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// 512-bit VNNI GEMV (w2, w4, w8; MR <= 2 rows x 4 tiles), straight from the
+// packed codes. A tile's superblock is kBits / 2 zmm of codes; each holds two
+// 32-byte chunks, and each byte of a chunk 8 / kBits bit fields, each field
+// one block (4 columns) of 8 rows:
+//   w2: chunk 0 = blocks 0-3 (bits 2f), chunk 1 = blocks 4-7;
+//   w4: chunk h = blocks 2h (low nibble) and 2h + 1 (high nibble);
+//   w8: chunk h = block h (whole bytes).
+// So one zmm masked to field f multiplies one activation quad in its low
+// half and another in its high half (BlockPairBroadcast). Where the
+// registers allow, each field has its own accumulator and is only masked
+// in place (no shift): field f's dots come out exactly 2^(kBits f) too
+// large, and an arithmetic shift at the group's end removes that exactly
+// (w2 field 3: codes <= 192, |dot| < 2^31 for any group <= kMaxGroup).
+template <int kBits>
+inline constexpr size_t kFields512 = 8 / kBits;
+template <int kBits>
+inline constexpr bool kGemv512 = kBits == 2 || kBits == 4 || kBits == 8;
+template <int kBits, size_t MR>
+inline constexpr bool kByField512 = kFields512<kBits> > 1 && MR * 4 * kFields512<kBits> <= 16;
+
+// The activation quads of zmm c, field f of a superblock: block
+// (2c) * F + f in the low 8 lanes and block (2c + 1) * F + f in the high 8.
+template <int kBits>
+HWY_INLINE __m512i BlockPairBroadcast(__m512i x32, size_t c, size_t f) {
+  constexpr size_t kF = kFields512<kBits>;
+  const int lo = static_cast<int>(2 * c * kF + f), hi = static_cast<int>((2 * c + 1) * kF + f);
+  const __m512i idx = _mm512_inserti64x4(_mm512_set1_epi32(lo), _mm256_set1_epi32(hi), 1);
+  return _mm512_permutexvar_epi32(idx, x32);
+}
+
+template <int kBits, size_t MR>
+HWY_INLINE void GemvDots512(const WeightLayout& l, const uint8_t* const* tiles,
+                            const int8_t* const* x, size_t g, __m256i* acc) {
+  constexpr size_t kF = kFields512<kBits>, kC = kBits / 2;
+  constexpr bool kByField = kByField512<kBits, MR>;
+  constexpr size_t kA = kByField ? kF : 1;
+  constexpr uint8_t kMask = static_cast<uint8_t>((1u << kBits) - 1u);
+  __m512i a[MR * 4 * kA];
+  #pragma GCC unroll 16
+  for (size_t i = 0; i < MR * 4 * kA; ++i) a[i] = _mm512_setzero_si512();
+  for (size_t sb = l.GroupBegin(g); sb < l.GroupEnd(g); ++sb) {
+    GemvPrefetch<4>(l, tiles, sb);
+    const size_t k0 = sb * kSuperblockCols;
+    __m512i xb[MR][kC * kF];
+    #pragma GCC unroll 16
+    for (size_t i = 0; i < MR; ++i) {
+      const __m512i x32 = _mm512_castsi256_si512(Load(reinterpret_cast<const uint8_t*>(x[i] + k0)));
+      #pragma GCC unroll 16
+      for (size_t c = 0; c < kC; ++c)
+        #pragma GCC unroll 16
+        for (size_t f = 0; f < kF; ++f) xb[i][c * kF + f] = BlockPairBroadcast<kBits>(x32, c, f);
+    }
+    #pragma GCC unroll 16
+    for (size_t n = 0; n < 4; ++n) {
+      const uint8_t* p = tiles[n] + sb * l.superblock_bytes;
+      #pragma GCC unroll 16
+      for (size_t c = 0; c < kC; ++c) {
+        const __m512i v = _mm512_loadu_si512(p + 64 * c);
+        #pragma GCC unroll 16
+        for (size_t f = 0; f < kF; ++f) {
+          __m512i q = v;
+          if constexpr (kBits != 8) {
+            if constexpr (kByField) {
+              q = _mm512_and_si512(v, _mm512_set1_epi8(static_cast<char>(kMask << (kBits * f))));
+            } else {
+              q = _mm512_and_si512(_mm512_srli_epi16(v, static_cast<unsigned>(kBits * f)),
+                                   _mm512_set1_epi8(static_cast<char>(kMask)));
+            }
+          }
+          #pragma GCC unroll 16
+          for (size_t i = 0; i < MR; ++i)
+            Dpbusd(a[(i * 4 + n) * kA + (kByField ? f : 0)], q, xb[i][c * kF + f]);
+        }
+      }
+    }
+  }
+  #pragma GCC unroll 16
+  for (size_t i = 0; i < MR * 4; ++i) {
+    __m512i s = a[i * kA];
+    #pragma GCC unroll 16
+    for (size_t f = 1; f < kA; ++f)
+      s = _mm512_add_epi32(s, _mm512_srai_epi32(a[i * kA + f], static_cast<unsigned>(kBits * f)));
+    acc[i] = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+  }
+}
+#endif
+
 // Raw dots sum_k xq * q of group g for MR rows x NT tiles into acc. With
 // kPanel, tiles are panel columns whose first superblock is panel_sb0.
 template <int kBits, bool kPanel, size_t MR, size_t NT>
@@ -253,6 +341,12 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
                           const int8_t* const* x, size_t g, size_t panel_sb0, __m256i* acc) {
   constexpr size_t kAcc = MR * NT;
   const size_t end = l.GroupEnd(g);
+#if HWY_TARGET == HWY_AVX3_DL
+  if constexpr (!kPanel && NT == 4 && MR <= 2 && kGemv512<kBits>) {
+    GemvDots512<kBits, MR>(l, tiles, x, g, acc);
+    return;
+  }
+#endif
   if constexpr (kVnni && kPanel && NT == 4) {
     __m512i a[MR * 2];
     PanelDots512<MR>(l, tiles[0], x, g, panel_sb0, a);
