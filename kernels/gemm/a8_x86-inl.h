@@ -16,6 +16,11 @@
 // small panel of u8 blocks, and the inner loop only loads them. Partial sums
 // between K blocks go through y in the same fp32 order, so the blocking never
 // changes a result bit.
+// AVX3_DL (VNNI) instead uses 512-bit paths: the GEMV reads two blocks per
+// zmm straight from the packed codes (GemvDots512), and from 12 rows on the
+// panel holds 4 tiles of q + 128 - z as u8, so the zero point costs no
+// multiply: the dots exceed the exact ones by 128 * (the row's group code
+// sum), subtracted per row and group (MicroVnni).
 // Included by a8-inl.h on AVX2 / AVX3 targets only.
 #if defined(QASR_KERNELS_GEMM_A8_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QASR_KERNELS_GEMM_A8_X86_INL_H_
@@ -44,6 +49,14 @@ namespace x86 {
 // tiles x 32 codes).
 template <size_t NT>
 inline constexpr size_t kPanelSuperblockBytes = 8 * NT * 32;
+// Superblocks per K block of a panel: 1024 columns (16 KiB for 2 tiles).
+inline constexpr size_t kMaxPanelSuperblocks = 32;
+
+// The group scales of a VNNI panel's K block (<= kMaxPanelSuperblocks
+// groups) as fp32, 32 lanes per group (tile n, row r at 8n + r).
+struct VnniPanelSide {
+  alignas(64) float scale[kMaxPanelSuperblocks][32];
+};
 
 // GEMV code prefetch distance (bytes, rounded up to whole calls of NT tiles).
 inline constexpr size_t kPrefetchBytes = 32768;
@@ -150,6 +163,43 @@ HWY_INLINE __m256i BlockCodes(const uint8_t* sb) {
   }
 }
 
+// Block J of each superblock [sb, sb_end) of one tile's codes into a VNNI
+// panel column (block J at byte J * 128 of the superblock) as the u8
+// q + (128 - z): in 113 .. 143 for bits <= 4.
+template <int kBits, size_t... J>
+HWY_INLINE void UnpackTileVnni(const uint8_t* codes, size_t sb_bytes, size_t sb, size_t sb_end,
+                               __m256i offset, uint8_t* out, std::index_sequence<J...>) {
+  for (; sb < sb_end; ++sb, out += kPanelSuperblockBytes<4>) {
+    (..., _mm256_store_si256(
+              reinterpret_cast<__m256i*>(out + J * 4 * 32),
+              _mm256_add_epi8(BlockCodes<kBits, false, J>(codes + sb * sb_bytes), offset)));
+  }
+}
+
+// Groups [g0, g1) of tiles [t, t+4) into a VNNI panel (the layout of
+// UnpackPanel<kBits, 4>, codes shifted by 128 - z) and its fp32 scales.
+template <int kBits>
+HWY_INLINE void UnpackPanelVnni(const PackedWeightsView& w, size_t t, size_t g0, size_t g1,
+                                uint8_t* panel, VnniPanelSide& side) {
+  const WeightLayout& l = w.layout();
+  const hn::Full256<float> df;
+  const size_t sb0 = l.GroupBegin(g0);
+  for (size_t g = g0; g < g1; ++g)
+    for (size_t n = 0; n < 4; ++n) {
+      __m128i z8 = _mm_setzero_si128();
+      std::memcpy(&z8, w.tile_zeros(t + n, g), kTileRows);
+      // 128 - z of each tile row in all 4 bytes of its lane.
+      const __m256i offset =
+          _mm256_mullo_epi32(_mm256_sub_epi32(_mm256_set1_epi32(128), _mm256_cvtepu8_epi32(z8)),
+                             _mm256_set1_epi32(0x01010101));
+      UnpackTileVnni<kBits>(w.tile_codes(t + n), l.superblock_bytes, l.GroupBegin(g), l.GroupEnd(g),
+                            offset,
+                            panel + (l.GroupBegin(g) - sb0) * kPanelSuperblockBytes<4> + 32 * n,
+                            std::make_index_sequence<8>());
+      _mm256_store_ps(side.scale[g - g0] + 8 * n, TileScales(df, w, t + n, g, 0).raw);
+    }
+}
+
 // Block J of a superblock (columns k0 + 4J .. +3) of NT tiles times MR rows
 // into int16 sums s[i * NT + n].
 // kPanel: tiles[n] + offset points into a panel of unpacked blocks (see
@@ -225,6 +275,8 @@ HWY_INLINE void GemvPrefetch(const WeightLayout& l, const uint8_t* const* tiles,
 // VNNI dots of group g for MR rows x a 4-tile panel whose first superblock
 // is panel_sb0: block J of tiles 0, 1 (and 2, 3) are 64 adjacent bytes, one
 // zmm each, so row i accumulates tiles 0-1 in a[2i] and tiles 2-3 in a[2i+1].
+// The panel holds q - z + 128 as u8 (UnpackPanelVnni), so a = sum x (q - z)
+// + 128 sum x: the exact group dot plus 128 times the row's group code sum.
 template <size_t MR>
 HWY_INLINE void PanelDots512(const WeightLayout& l, const uint8_t* panel, const int8_t* const* x,
                              size_t g, size_t panel_sb0, __m512i* a) {
@@ -285,27 +337,27 @@ HWY_INLINE void GemvDots512(const WeightLayout& l, const uint8_t* const* tiles,
   constexpr size_t kA = kByField ? kF : 1;
   constexpr uint8_t kMask = static_cast<uint8_t>((1u << kBits) - 1u);
   __m512i a[MR * 4 * kA];
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (size_t i = 0; i < MR * 4 * kA; ++i) a[i] = _mm512_setzero_si512();
   for (size_t sb = l.GroupBegin(g); sb < l.GroupEnd(g); ++sb) {
     GemvPrefetch<4>(l, tiles, sb);
     const size_t k0 = sb * kSuperblockCols;
     __m512i xb[MR][kC * kF];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (size_t i = 0; i < MR; ++i) {
       const __m512i x32 = _mm512_castsi256_si512(Load(reinterpret_cast<const uint8_t*>(x[i] + k0)));
-      #pragma GCC unroll 16
+#pragma GCC unroll 16
       for (size_t c = 0; c < kC; ++c)
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (size_t f = 0; f < kF; ++f) xb[i][c * kF + f] = BlockPairBroadcast<kBits>(x32, c, f);
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (size_t n = 0; n < 4; ++n) {
       const uint8_t* p = tiles[n] + sb * l.superblock_bytes;
-      #pragma GCC unroll 16
+#pragma GCC unroll 16
       for (size_t c = 0; c < kC; ++c) {
         const __m512i v = _mm512_loadu_si512(p + 64 * c);
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (size_t f = 0; f < kF; ++f) {
           __m512i q = v;
           if constexpr (kBits != 8) {
@@ -316,17 +368,17 @@ HWY_INLINE void GemvDots512(const WeightLayout& l, const uint8_t* const* tiles,
                                    _mm512_set1_epi8(static_cast<char>(kMask)));
             }
           }
-          #pragma GCC unroll 16
+#pragma GCC unroll 16
           for (size_t i = 0; i < MR; ++i)
             Dpbusd(a[(i * 4 + n) * kA + (kByField ? f : 0)], q, xb[i][c * kF + f]);
         }
       }
     }
   }
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (size_t i = 0; i < MR * 4; ++i) {
     __m512i s = a[i * kA];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (size_t f = 1; f < kA; ++f)
       s = _mm512_add_epi32(s, _mm512_srai_epi32(a[i * kA + f], static_cast<unsigned>(kBits * f)));
     acc[i] = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
@@ -347,17 +399,6 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
     return;
   }
 #endif
-  if constexpr (kVnni && kPanel && NT == 4) {
-    __m512i a[MR * 2];
-    PanelDots512<MR>(l, tiles[0], x, g, panel_sb0, a);
-    for (size_t i = 0; i < MR; ++i) {
-      acc[i * NT + 0] = _mm512_castsi512_si256(a[2 * i]);
-      acc[i * NT + 1] = _mm512_extracti64x4_epi64(a[2 * i], 1);
-      acc[i * NT + 2] = _mm512_castsi512_si256(a[2 * i + 1]);
-      acc[i * NT + 3] = _mm512_extracti64x4_epi64(a[2 * i + 1], 1);
-    }
-    return;
-  }
   ZeroAll<kAcc>(acc);
   if constexpr (kVnni) {
     for (size_t sb = l.GroupBegin(g); sb < end; ++sb) {
@@ -486,13 +527,13 @@ HWY_INLINE __m512 Join(__m256 lo, __m256 hi) {
 }
 
 // The VNNI panel kernel: rows [m, m+MR) x the 4 panel tiles [t, t+4) (two
-// zmm of 16 outputs per row), groups [g0, g1). The fp32 sums y stay in
-// registers across groups; each group's dots get their zero-point and scale
-// terms in zmm, in the same operations and order as Micro (so the results
-// are those of every other target, bit for bit).
-template <int kBits, size_t MR>
+// zmm of 16 outputs per row), groups [g0, g1). Each group's dots minus 128
+// times the row's code sum are the exact group dots d; y = fma(scale, float(d), y)
+// in zmm, the operations and order of Micro (so the results are those of
+// every other target, bit for bit). kDots: store d instead (tests).
+template <int kBits, size_t MR, bool kDots>
 HWY_INLINE void MicroVnni(const A8Job& job, size_t t, size_t m, size_t g0, size_t g1,
-                          const uint8_t* panel) {
+                          const uint8_t* panel, const VnniPanelSide& side) {
   const hn::Full256<int32_t> di;
   const hn::Full256<float> df;
   const QuantizedActivations& x = *job.x;
@@ -503,62 +544,73 @@ HWY_INLINE void MicroVnni(const A8Job& job, size_t t, size_t m, size_t g0, size_
   const size_t sb0 = l.GroupBegin(g0);
   // The sums live in memory between groups: the registers are the dots'.
   alignas(64) float ys[MR * 2 * 16];
-  for (size_t i = 0; i < MR; ++i)
-    for (size_t p = 0; p < 2; ++p) {
-      const size_t n0 = (t + 2 * p) * kTileRows;
-      const float* row = job.y + (m + i) * job.ldy;
-      _mm512_store_ps(ys + (2 * i + p) * 16,
-                      g0 == 0 ? _mm512_setzero_ps()  // fma(s, d, 0) is the first group's s * d
-                              : Join(LoadRows(df, row, n0, n_rows).raw,
-                                     LoadRows(df, row, n0 + kTileRows, n_rows).raw));
-    }
+  if constexpr (!kDots) {
+    for (size_t i = 0; i < MR; ++i)
+      for (size_t p = 0; p < 2; ++p) {
+        const size_t n0 = (t + 2 * p) * kTileRows;
+        const float* row = job.y + (m + i) * job.ldy;
+        _mm512_store_ps(ys + (2 * i + p) * 16,
+                        g0 == 0 ? _mm512_setzero_ps()  // fma(s, d, 0) is the first group's s * d
+                                : Join(LoadRows(df, row, n0, n_rows).raw,
+                                       LoadRows(df, row, n0 + kTileRows, n_rows).raw));
+      }
+  }
   for (size_t g = g0; g < g1; ++g) {
     __m512i a[MR * 2];
     PanelDots512<MR>(l, panel, xr, g, sb0, a);
-    for (size_t p = 0; p < 2; ++p) {
-      const __m512i z = Join(TileZeros(di, job.w, t + 2 * p, g, 0).raw,
-                             TileZeros(di, job.w, t + 2 * p + 1, g, 0).raw);
-      const __m512 sc = Join(TileScales(df, job.w, t + 2 * p, g, 0).raw,
-                             TileScales(df, job.w, t + 2 * p + 1, g, 0).raw);
-      for (size_t i = 0; i < MR; ++i) {
-        const __m512i xs = _mm512_set1_epi32(x.sums[(m + i) * ng + g]);
-        const __m512i d = _mm512_sub_epi32(a[2 * i + p], _mm512_mullo_epi32(z, xs));
-        float* yp = ys + (2 * i + p) * 16;
-        _mm512_store_ps(yp, _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(d), _mm512_load_ps(yp)));
+    for (size_t i = 0; i < MR; ++i) {
+      const __m512i xs128 = _mm512_set1_epi32(x.sums[(m + i) * ng + g] * 128);
+      for (size_t p = 0; p < 2; ++p) {
+        const __m512 sc = _mm512_load_ps(side.scale[g - g0] + 16 * p);
+        const __m512i d = _mm512_sub_epi32(a[2 * i + p], xs128);
+        if constexpr (kDots) {
+          const size_t n0 = (t + 2 * p) * kTileRows;
+          StoreDots(di, hn::Vec<decltype(di)>{_mm512_castsi512_si256(d)}, job.dots, m + i, n0,
+                    n_rows, ng, g);
+          StoreDots(di, hn::Vec<decltype(di)>{_mm512_extracti64x4_epi64(d, 1)}, job.dots, m + i,
+                    n0 + kTileRows, n_rows, ng, g);
+        } else {
+          float* yp = ys + (2 * i + p) * 16;
+          _mm512_store_ps(yp, _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(d), _mm512_load_ps(yp)));
+        }
       }
     }
   }
-  for (size_t p = 0; p < 2; ++p) {
-    const size_t n0 = (t + 2 * p) * kTileRows;
-    const __m512 bias = Join(LoadBias(df, job.bias, n0, n_rows).raw,
-                             LoadBias(df, job.bias, n0 + kTileRows, n_rows).raw);
-    for (size_t i = 0; i < MR; ++i) {
-      __m512 out = _mm512_load_ps(ys + (2 * i + p) * 16);
-      if (g1 == ng) out = _mm512_fmadd_ps(_mm512_set1_ps(x.scales[m + i]), out, bias);
-      float* row = job.y + (m + i) * job.ldy;
-      StoreRows(df, hn::Vec<decltype(df)>{_mm512_castps512_ps256(out)}, row, n0, n_rows);
-      StoreRows(df, hn::Vec<decltype(df)>{_mm512_extractf32x8_ps(out, 1)}, row, n0 + kTileRows,
-                n_rows);
+  if constexpr (!kDots) {
+    for (size_t p = 0; p < 2; ++p) {
+      const size_t n0 = (t + 2 * p) * kTileRows;
+      const __m512 bias = Join(LoadBias(df, job.bias, n0, n_rows).raw,
+                               LoadBias(df, job.bias, n0 + kTileRows, n_rows).raw);
+      for (size_t i = 0; i < MR; ++i) {
+        __m512 out = _mm512_load_ps(ys + (2 * i + p) * 16);
+        if (g1 == ng) out = _mm512_fmadd_ps(_mm512_set1_ps(x.scales[m + i]), out, bias);
+        float* row = job.y + (m + i) * job.ldy;
+        StoreRows(df, hn::Vec<decltype(df)>{_mm512_castps512_ps256(out)}, row, n0, n_rows);
+        StoreRows(df, hn::Vec<decltype(df)>{_mm512_extractf32x8_ps(out, 1)}, row, n0 + kTileRows,
+                  n_rows);
+      }
     }
   }
 }
 #endif
 
+// side: the VNNI panel's side data (4-tile panels on AVX3_DL only).
 template <int kBits, bool kPanel, size_t NT, bool kDots>
 HWY_INLINE void TileStep(const A8Job& job, size_t m0, size_t m1, size_t t, size_t g0, size_t g1,
-                         const uint8_t* panel) {
+                         const uint8_t* panel, const VnniPanelSide* side = nullptr) {
 #if HWY_TARGET == HWY_AVX3_DL
-  if constexpr (kPanel && NT == 4 && !kDots) {
-    ForRowBlocks<kVnniRows>(
-        m0, m1, [&]<size_t MR>(size_t m) { MicroVnni<kBits, MR>(job, t, m, g0, g1, panel); });
+  if constexpr (kPanel && NT == 4) {
+    ForRowBlocks<kVnniRows>(m0, m1, [&]<size_t MR>(size_t m) {
+      MicroVnni<kBits, MR, kDots>(job, t, m, g0, g1, panel, *side);
+    });
     return;
   }
+#else
+  (void)side;
 #endif
   ForRowBlocks(m0, m1, [&]<size_t MR>(size_t m) {
-    // 4 rows x 4 tiles would spill; callers pick NT = 4 only for <= 2 rows,
-    // except for the VNNI panel path (its dots mode, for tests and parity).
-    if constexpr (MR * NT <= 8 || (kVnni && kPanel))
-      Micro<kBits, kPanel, MR, NT, kDots>(job, t, m, g0, g1, panel);
+    // 4 rows x 4 tiles would spill; callers pick NT = 4 only for <= 2 rows.
+    if constexpr (MR * NT <= 8) Micro<kBits, kPanel, MR, NT, kDots>(job, t, m, g0, g1, panel);
   });
 }
 
@@ -593,7 +645,6 @@ inline constexpr size_t kBlockCols = 512;
 // Rows from which a task unpacks a tile pair's K block once into a panel
 // (saving the shifts and masks in every row block) instead of per call.
 inline constexpr size_t kPanelMinRows = 12;
-inline constexpr size_t kMaxPanelSuperblocks = 32;  // 1024 columns, 16 KiB
 
 // Rows up to which a task streams whole rows of tiles (decoder steps over
 // beams; below the panel path): K is not blocked, because a tile pair's codes
@@ -633,9 +684,10 @@ void A8TilesX86(const A8Job& job, size_t m0, size_t m1, size_t t0, size_t t1) {
     if constexpr (kBits <= 4) {
       if (m1 - m0 >= kPanelMinRows && sb1 - sb0 <= kMaxPanelSuperblocks) {
         if constexpr (kVnni) {
+          VnniPanelSide side;
           for (; t + 4 <= t1; t += 4) {
-            UnpackPanel<kBits, 4>(job.w, t, sb0, sb1, panel);
-            TileStep<kBits, true, 4, kDots>(job, m0, m1, t, g0, g1, panel);
+            UnpackPanelVnni<kBits>(job.w, t, g0, g1, panel, side);
+            TileStep<kBits, true, 4, kDots>(job, m0, m1, t, g0, g1, panel, &side);
           }
         }
         for (; t + 2 <= t1; t += 2) {

@@ -9,8 +9,9 @@ namespace {
 
 // Cache blocking: a task covers up to kRowBlock activation rows (their codes
 // stay in L2) times kTileBlock weight tiles; each tile's codes are reused from
-// L1 by every 4-row block of the task.
-constexpr size_t kRowBlock = 64;
+// L1 by every row block of the task (96 rows: 16 blocks of the VNNI panel
+// kernel's 6 rows, 24 of the AVX2 kernel's 4; measured 0-7 % faster than 64).
+constexpr size_t kRowBlock = 96;
 constexpr size_t kTileBlock = 16;
 
 struct Partition {
