@@ -641,7 +641,9 @@ HWY_INLINE void UnpackPanel(const PackedWeightsView& w, size_t t, size_t sb0, si
 
 // Columns per K block (rounded to whole groups): a tile pair's codes for one
 // block stay in L1 while every row block of the task reuses them.
-inline constexpr size_t kBlockCols = 512;
+// With VNNI a whole 1024-column panel block (32 KiB for 4 tiles) measured
+// 4-8 % faster than 512 columns (fewer partial-sum passes through y).
+inline constexpr size_t kBlockCols = kVnni ? 1024 : 512;
 // Rows from which a task unpacks a tile pair's K block once into a panel
 // (saving the shifts and masks in every row block) instead of per call.
 inline constexpr size_t kPanelMinRows = 12;
