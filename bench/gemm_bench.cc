@@ -98,7 +98,8 @@ using ProbeVec = uint64_t __attribute__((vector_size(64)));
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-uint64_t SumStreams(const ProbeVec* buf, size_t n, size_t streams) {
+uint64_t
+SumStreams(const ProbeVec* buf, size_t n, size_t streams) {
   const size_t part = n / streams;
   ProbeVec a = {}, b = {}, c = {}, d = {};
   if (streams == 1) {
