@@ -21,10 +21,13 @@ namespace {
 struct Shape {
   size_t m, n, k;
 };
-constexpr Shape kShapes[] = {{1, 1, 1},     {1, 7, 31},    {2, 8, 32},    {3, 9, 33},
-                             {4, 16, 64},   {5, 23, 97},   {7, 1, 128},   {8, 13, 257},
-                             {13, 40, 100}, {1, 64, 1000}, {67, 37, 300}, {9, 100, 517},
-                             {11, 19, 1100}};
+// {1 or 2, 136, 300}: 17 tiles, so GEMV tasks (N / 4 threads' worth of tiles)
+// take 4-tile steps plus a 1-tile tail: the 4-tile GEMV paths (512-bit VNNI
+// with 1 and 2 rows) run at every group size.
+constexpr Shape kShapes[] = {{1, 1, 1},      {1, 7, 31},    {2, 8, 32},    {3, 9, 33},
+                             {4, 16, 64},    {5, 23, 97},   {7, 1, 128},   {8, 13, 257},
+                             {13, 40, 100},  {1, 64, 1000}, {67, 37, 300}, {9, 100, 517},
+                             {11, 19, 1100}, {1, 136, 300}, {2, 136, 300}};
 constexpr size_t kGroups[] = {32, 64, 128, 1u << 20};  // the last is "whole row"
 
 bool HasFma(const GemmKernels& k) {
