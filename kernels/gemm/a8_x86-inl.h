@@ -558,10 +558,11 @@ HWY_INLINE void MicroVnni(const A8Job& job, size_t t, size_t m, size_t g0, size_
   for (size_t g = g0; g < g1; ++g) {
     __m512i a[MR * 2];
     PanelDots512<MR>(l, panel, xr, g, sb0, a);
+    const __m512 sc[2] = {_mm512_load_ps(side.scale[g - g0]),
+                          _mm512_load_ps(side.scale[g - g0] + 16)};
     for (size_t i = 0; i < MR; ++i) {
       const __m512i xs128 = _mm512_set1_epi32(x.sums[(m + i) * ng + g] * 128);
       for (size_t p = 0; p < 2; ++p) {
-        const __m512 sc = _mm512_load_ps(side.scale[g - g0] + 16 * p);
         const __m512i d = _mm512_sub_epi32(a[2 * i + p], xs128);
         if constexpr (kDots) {
           const size_t n0 = (t + 2 * p) * kTileRows;
@@ -571,7 +572,7 @@ HWY_INLINE void MicroVnni(const A8Job& job, size_t t, size_t m, size_t g0, size_
                     n0 + kTileRows, n_rows, ng, g);
         } else {
           float* yp = ys + (2 * i + p) * 16;
-          _mm512_store_ps(yp, _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(d), _mm512_load_ps(yp)));
+          _mm512_store_ps(yp, _mm512_fmadd_ps(sc[p], _mm512_cvtepi32_ps(d), _mm512_load_ps(yp)));
         }
       }
     }
