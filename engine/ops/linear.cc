@@ -17,9 +17,7 @@ Result<const kernels::DensePanels*> LazyPanels::Get() const {
 }
 
 Status SetFakeQuant(LinearWeights& w) {
-  auto layout = kernels::WeightLayout::Make({8, w.out, w.in, w.in});
-  if (!layout.ok()) return layout.status();
-  w.act_layout = *layout;
+  if (w.is_packed) return InvalidArgument("fake quantization is for fp32 weights");
   w.act_bits = 8;
   return Status::Ok();
 }
@@ -37,17 +35,10 @@ Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size
   }
   if (w.act_bits == 8) {
     // Each row becomes xq * sx with xq its dynamic int8 codes (docs/QUANTIZATION.md
-    // §2), exactly as qasr.quant.fake_quant_activations: the SIMD quantizer, then
-    // an exact int8 x fp32 product.
-    QASR_RETURN_IF_ERROR(
-        kernels::QuantizeActivations(*ctx.gemm, x, lda, rows, w.act_layout, scratch.qx, ctx.pool));
+    // §2), exactly as qasr.quant.fake_quant_activations.
     if (scratch.fq.size() < rows * w.in) scratch.fq.resize(rows * w.in);
-    for (size_t m = 0; m < rows; ++m) {
-      const int8_t* q = scratch.qx.row(m);
-      const float sx = scratch.qx.scales[m];
-      float* row = scratch.fq.data() + m * w.in;
-      for (size_t k = 0; k < w.in; ++k) row[k] = static_cast<float>(q[k]) * sx;
-    }
+    QASR_RETURN_IF_ERROR(kernels::FakeQuantizeActivations(*ctx.gemm, x, lda, rows, w.in,
+                                                          scratch.fq.data(), w.in, ctx.pool));
     x = scratch.fq.data();
     lda = w.in;
   }

@@ -76,9 +76,6 @@ struct LinearWeights {
   bool is_packed = false;
   int act_bits = 0;             // 8: int8 dynamic activations; 0: fp32
   const float* bias = nullptr;  // out entries or null
-  // f32 weights with act_bits = 8: the shape the activation quantizer needs
-  // (one group per row; set by SetFakeQuant).
-  kernels::WeightLayout act_layout;
 };
 
 // Marks f32 weights as taking int8-fake-quantized inputs.
@@ -86,8 +83,8 @@ Status SetFakeQuant(LinearWeights& w);
 
 // Reused per-session buffers (grow only).
 struct LinearScratch {
-  kernels::QuantizedActivations qx;
-  std::vector<float> fq;  // fake-quantized input rows
+  kernels::QuantizedActivations qx;  // packed weights' int8 input rows
+  std::vector<float> fq;             // fake-quantized input rows (f32 weights)
 };
 
 // y (row stride ldy >= out) = x (rows x in, row stride lda) W^T + b.

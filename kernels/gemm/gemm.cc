@@ -89,6 +89,26 @@ Status QuantizeActivations(const GemmKernels& k, const float* x, size_t lda, siz
   return Status::Ok();
 }
 
+Status FakeQuantizeActivations(const GemmKernels& k, const float* x, size_t lda, size_t rows,
+                               size_t cols, float* y, size_t ldy, ThreadPool* pool) {
+  if (x == nullptr || y == nullptr) return InvalidArgument("null activations");
+  if (cols == 0 || cols > kMaxDim || rows > kMaxDim)
+    return OutOfRange("activation shape out of range");
+  if (lda < cols || ldy < cols) return InvalidArgument("activation stride < K");
+  // ~64 KiB of input per task.
+  const size_t per_task = std::max<size_t>(1, (size_t{1} << 14) / cols);
+  const size_t tasks = (rows + per_task - 1) / per_task;
+  auto task = [&](size_t i) {
+    k.fake_quantize(x, lda, i * per_task, std::min(rows, (i + 1) * per_task), cols, y, ldy);
+  };
+  if (pool == nullptr || tasks == 1) {
+    for (size_t i = 0; i < tasks; ++i) task(i);
+  } else {
+    pool->ParallelFor(tasks, task);
+  }
+  return Status::Ok();
+}
+
 Status GemmA8(const GemmKernels& k, const QuantizedActivations& x, const PackedWeightsView& w,
               const float* bias, float* y, size_t ldy, ThreadPool* pool) {
   QASR_RETURN_IF_ERROR(CheckA8(x, w));

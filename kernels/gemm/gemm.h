@@ -22,6 +22,12 @@ namespace qasr::kernels {
 Status QuantizeActivations(const GemmKernels& k, const float* x, size_t lda, size_t rows,
                            const WeightLayout& w, QuantizedActivations& out, ThreadPool* pool);
 
+// y = xq * sx (docs/QUANTIZATION.md §2): each row of x (rows x cols, stride
+// lda) replaced by its dequantized dynamic int8 codes, into y (stride ldy).
+// For fp32 weights whose inputs the toolkit fake-quantizes.
+Status FakeQuantizeActivations(const GemmKernels& k, const float* x, size_t lda, size_t rows,
+                               size_t cols, float* y, size_t ldy, ThreadPool* pool);
+
 // y = dequant(x) * dequant(W)^T + bias; y has row stride ldy >= N. bias may
 // be null. pool may be null (runs on the calling thread).
 Status GemmA8(const GemmKernels& k, const QuantizedActivations& x, const PackedWeightsView& w,

@@ -25,6 +25,7 @@ const GemmKernels* GetGemmKernels() {
       {QASR_WEIGHT_FORMATS(QASR_F32_ENTRY)},
 #undef QASR_F32_ENTRY
       &QuantizeRows,
+      &FakeQuantizeRows,
   };
   return &kTable;
 }

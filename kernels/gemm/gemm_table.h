@@ -40,6 +40,9 @@ using F32TileFn = void (*)(const F32Job& job, size_t m0, size_t m1, size_t t0, s
 // Quantizes rows [m0, m1) of x into out (already Reshape()d).
 using QuantizeFn = void (*)(const float* x, size_t lda, size_t m0, size_t m1,
                             QuantizedActivations& out);
+// Rows [m0, m1) of x (cols values each) -> y = xq * sx (row stride ldy).
+using FakeQuantizeFn = void (*)(const float* x, size_t lda, size_t m0, size_t m1, size_t cols,
+                                float* y, size_t ldy);
 
 struct GemmKernels {
   int64_t target = 0;  // a HWY_* target bit
@@ -47,6 +50,7 @@ struct GemmKernels {
   A8TileFn a8[kNumWeightFormats] = {};  // indexed by FormatIndex(bits)
   F32TileFn f32[kNumWeightFormats] = {};
   QuantizeFn quantize = nullptr;
+  FakeQuantizeFn fake_quantize = nullptr;
 };
 
 // Best table for this CPU (probed once, thread-safe).

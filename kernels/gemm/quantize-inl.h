@@ -70,6 +70,48 @@ void QuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, QuantizedAct
   }
 }
 
+// y = xq * sx for rows [m0, m1): the dequantized int8 codes of each row, for
+// layers whose weights stay fp32 but whose inputs the toolkit quantizes. The
+// same codes as QuantizeRows; `+ 0` turns the -0 that rounding a small
+// negative input gives into the +0 of a zero code. Rows shorter than a vector
+// (a 3x3 patch of one channel has 9 values) go through a zero-padded copy,
+// so nothing is read or written past a row.
+void FakeQuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, size_t cols, float* y,
+                      size_t ldy) {
+  const hn::CappedTag<float, 16> df;
+  const size_t n = hn::Lanes(df);
+  const size_t body = cols / n * n, tail = cols - body;
+  const auto lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f), zero = hn::Zero(df);
+  HWY_ALIGN float buf[16] = {};
+  for (size_t m = m0; m < m1; ++m) {
+    const float* row = x + m * lda;
+    float* out = y + m * ldy;
+    auto vmax = hn::Zero(df);
+    for (size_t k = 0; k < body; k += n) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(df, row + k)));
+    if (tail != 0) {
+      std::memcpy(buf, row + body, tail * sizeof(float));
+      std::memset(buf + tail, 0, (n - tail) * sizeof(float));
+      vmax = hn::Max(vmax, hn::Abs(hn::Load(df, buf)));
+    }
+    const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
+    const float inv = ActivationInverseScale(amax);
+    if (inv == 0.0f) {
+      std::memset(out, 0, cols * sizeof(float));
+      continue;
+    }
+    const auto vinv = hn::Set(df, inv), vsx = hn::Set(df, amax / 127.0f);
+    const auto fake = [&](auto v) {
+      const auto r = hn::Min(hn::Max(hn::Round(hn::Mul(v, vinv)), lo), hi);
+      return hn::Mul(hn::Add(r, zero), vsx);
+    };
+    for (size_t k = 0; k < body; k += n) hn::StoreU(fake(hn::LoadU(df, row + k)), df, out + k);
+    if (tail != 0) {
+      hn::Store(fake(hn::Load(df, buf)), df, buf);
+      std::memcpy(out + body, buf, tail * sizeof(float));
+    }
+  }
+}
+
 }  // namespace qasr::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

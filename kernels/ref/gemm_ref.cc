@@ -30,6 +30,15 @@ void QuantizeActivations(const float* x, size_t lda, QuantizedActivations& out,
     QuantizeRow(x + m * lda, w, out.row(m), &out.scales[m], &out.sums[m * out.groups]);
 }
 
+void FakeQuantizeRow(const float* x, size_t cols, float* y) {
+  float amax = 0.0f;
+  for (size_t k = 0; k < cols; ++k) amax = std::fmax(amax, std::fabs(x[k]));
+  const float inv = ActivationInverseScale(amax);
+  const float sx = inv == 0.0f ? 0.0f : amax / 127.0f;
+  for (size_t k = 0; k < cols; ++k)
+    y[k] = inv == 0.0f ? 0.0f : static_cast<float>(QuantizeActivation(x[k], inv)) * sx;
+}
+
 void GroupDots(const QuantizedActivations& x, const UnpackedWeights& w, int32_t* dots) {
   const size_t n_rows = w.shape.rows, k = w.shape.cols, ng = x.groups, gc = x.group_cols;
   for (size_t m = 0; m < x.rows; ++m) {

@@ -17,6 +17,10 @@ void QuantizeRow(const float* x, const WeightLayout& w, int8_t* codes, float* sc
 void QuantizeActivations(const float* x, size_t lda, QuantizedActivations& out,
                          const WeightLayout& w);
 
+// y[k] = xq[k] * sx for one row of `cols` values (0 where the row quantizes
+// to all-zero codes): the fake-quantized input of an fp32-weight layer.
+void FakeQuantizeRow(const float* x, size_t cols, float* y);
+
 // d[m][n][g] = sum_k xq*q - z * xsum over group g (exact int32).
 void GroupDots(const QuantizedActivations& x, const UnpackedWeights& w, int32_t* dots);
 

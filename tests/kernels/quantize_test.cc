@@ -2,6 +2,8 @@
 // bit (codes, row scales, group sums), including ties and all-zero rows.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/gemm/gemm.h"
@@ -64,6 +66,50 @@ TEST_P(QuantizeTest, MatchesReferenceOnRandomRows) {
       ref::QuantizeActivations(x, lda, r, l);
       ExpectSame(q, r);
     }
+}
+
+// Bitwise (so +0 and -0 differ) equality with the scalar definition, for row
+// lengths below, at and around the vector widths, misaligned rows, strides
+// with gaps that must stay untouched, zero and tiny rows, and ties.
+TEST_P(QuantizeTest, FakeQuantizeMatchesReferenceBitwise) {
+  for (size_t k : {1, 3, 9, 15, 16, 17, 31, 144, 288, 1000}) {
+    const size_t rows = 37, lda = k + 5, ldy = k + 2;
+    std::vector<float> buf = testing::RandomActivations(rows * lda + 1, static_cast<uint32_t>(k));
+    float* x = buf.data() + 1;                      // misaligned rows
+    std::fill(x + 3 * lda, x + 3 * lda + k, 0.0f);  // all-zero row
+    std::fill(x + 4 * lda, x + 4 * lda + k, 0.0f);
+    x[4 * lda + k - 1] = 1e-38f;  // 127 / amax overflows: all-zero codes
+    x[5 * lda] = 127.0f;          // inv = 1: ties stay ties
+    for (size_t i = 1; i < k; ++i) x[5 * lda + i] = -0.5f * static_cast<float>(i);
+    x[6 * lda] = -1.0f;  // tiny negatives round to -0 before the + 0
+    for (size_t i = 1; i < k; ++i) x[6 * lda + i] = -1e-4f;
+    const float sentinel = 12345.0f;
+    std::vector<float> y(rows * ldy, sentinel), r(rows * ldy, sentinel);
+    ThreadPool pool(testing::TestThreads(2));
+    ASSERT_TRUE(FakeQuantizeActivations(*GetParam(), x, lda, rows, k, y.data(), ldy, &pool).ok());
+    for (size_t m = 0; m < rows; ++m) ref::FakeQuantizeRow(x + m * lda, k, r.data() + m * ldy);
+    ASSERT_EQ(std::memcmp(y.data(), r.data(), y.size() * sizeof(float)), 0) << "k = " << k;
+    for (size_t m = 0; m < rows; ++m)
+      for (size_t i = k; i < ldy; ++i) ASSERT_EQ(y[m * ldy + i], sentinel);
+    if (k > 1) {
+      EXPECT_FALSE(std::signbit(y[6 * ldy + 1])) << "k = " << k;
+      EXPECT_EQ(y[5 * ldy + 1], 0.0f);  // -0.5 rounds to even 0
+    }
+  }
+}
+
+TEST_P(QuantizeTest, FakeQuantizeRejectsBadArguments) {
+  std::vector<float> x(40), y(40);
+  EXPECT_FALSE(
+      FakeQuantizeActivations(*GetParam(), nullptr, 40, 1, 40, y.data(), 40, nullptr).ok());
+  EXPECT_FALSE(
+      FakeQuantizeActivations(*GetParam(), x.data(), 40, 1, 40, nullptr, 40, nullptr).ok());
+  EXPECT_FALSE(
+      FakeQuantizeActivations(*GetParam(), x.data(), 39, 1, 40, y.data(), 40, nullptr).ok());
+  EXPECT_FALSE(
+      FakeQuantizeActivations(*GetParam(), x.data(), 40, 1, 40, y.data(), 39, nullptr).ok());
+  EXPECT_FALSE(
+      FakeQuantizeActivations(*GetParam(), x.data(), 40, 1, 0, y.data(), 40, nullptr).ok());
 }
 
 TEST_P(QuantizeTest, RejectsBadArguments) {

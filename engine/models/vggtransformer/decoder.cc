@@ -25,7 +25,6 @@ void Prewarm(const LinearWeights& l, size_t rows, LinearScratch& s) {
   if (l.is_packed) {
     (void)s.qx.Reshape(rows, l.packed.layout());
   } else if (l.act_bits == 8) {
-    (void)s.qx.Reshape(rows, l.act_layout);
     if (s.fq.size() < rows * l.in) s.fq.resize(rows * l.in);
   }
 }
