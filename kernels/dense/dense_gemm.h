@@ -82,6 +82,25 @@ struct Conv1Job {
 };
 using Conv1TileFn = void (*)(const Conv1Job& job, size_t t0, size_t t1);
 
+// LayerNorm statistics are sums in double over kNormPartials interleaved
+// partial sums (element i into partial i % kNormPartials), combined in this
+// fixed order: the scalar definition (engine/ops/elementwise.cc) and every
+// SIMD target (norm-inl.h) give the same bits.
+inline constexpr size_t kNormPartials = 8;
+inline double NormCombine(const double* p) {
+  return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+}
+// y[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta over `dim` values of
+// each row (strides ldx, ldy; in place allowed).
+using LayerNormRowsFn = void (*)(const float* x, size_t ldx, size_t rows, size_t dim,
+                                 const float* gamma, const float* beta, float eps, float* y,
+                                 size_t ldy);
+// The same over the frequency axis of x[time][freq][channels] per (time,
+// channel), in place, then ReLU if `relu`; scratch: 3 * channels doubles.
+using LayerNormFreqFn = void (*)(float* x, size_t time, size_t freq, size_t channels,
+                                 const float* gamma, const float* beta, float eps, bool relu,
+                                 double* scratch);
+
 struct DenseKernels {
   int64_t target = 0;
   const char* name = "";
@@ -90,6 +109,8 @@ struct DenseKernels {
   // Softmax of a finite row in place (attention probabilities).
   void (*softmax)(float* x, size_t n) = nullptr;
   Conv1TileFn conv3x3_1ch = nullptr;
+  LayerNormRowsFn layer_norm_rows = nullptr;
+  LayerNormFreqFn layer_norm_freq = nullptr;
 };
 
 // Best table for this CPU (probed once, thread-safe).

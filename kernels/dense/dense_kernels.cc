@@ -9,6 +9,7 @@
 
 #include "kernels/dense/conv-inl.h"
 #include "kernels/dense/dense-inl.h"
+#include "kernels/dense/norm-inl.h"
 #include "kernels/dense/softmax-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -16,7 +17,8 @@ namespace qasr::kernels::HWY_NAMESPACE {
 
 const DenseKernels* GetDenseKernels() {
   static const DenseKernels kTable = {
-      HWY_TARGET, hwy::TargetName(HWY_TARGET), &DenseTiles, &PanelTiles, &SoftmaxRow, &Conv1Tiles};
+      HWY_TARGET,  hwy::TargetName(HWY_TARGET), &DenseTiles,         &PanelTiles, &SoftmaxRow,
+      &Conv1Tiles, &LayerNormRowsKernel,        &LayerNormFreqKernel};
   return &kTable;
 }
 

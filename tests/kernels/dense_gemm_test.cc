@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "kernels/ref/norm_ref.h"
 #include "tests/kernels/test_util.h"
 
 namespace qasr::kernels {
@@ -116,6 +117,61 @@ TEST(DenseGemm, SoftmaxMatchesReference) {
       for (size_t i = 0; i < n; ++i)
         ASSERT_NEAR(x[i], ref[i] / sum, 1e-6 * ref[i] / sum + 1e-9) << kt->name << " n" << n;
     }
+  }
+}
+
+// LayerNorm kernels equal the scalar definition bit for bit on every target:
+// row lengths around the 8 partial sums and the vector widths, strided rows,
+// in place, a row far from zero mean (cancellation), a constant row (var 0).
+TEST(DenseGemm, LayerNormRowsMatchesReferenceBitwise) {
+  for (const DenseKernels* kt : SupportedDenseKernels()) {
+    for (size_t dim : {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 80, 256, 1000}) {
+      const size_t rows = 6, ldx = dim + 3, ldy = dim + 1;
+      std::vector<float> x = testing::RandomActivations(rows * ldx, static_cast<uint32_t>(dim));
+      for (size_t i = 0; i < dim; ++i) x[ldx + i] += 1000.0f;
+      std::fill(x.begin() + 2 * ldx, x.begin() + 2 * ldx + dim, 0.25f);
+      const std::vector<float> gamma = testing::RandomActivations(dim, 7);
+      const std::vector<float> beta = testing::RandomActivations(dim, 8);
+      std::vector<float> y(rows * ldy, -9.0f), r(rows * ldy, -9.0f);
+      kt->layer_norm_rows(x.data(), ldx, rows, dim, gamma.data(), beta.data(), 1e-5f, y.data(),
+                          ldy);
+      ref::LayerNormRows(x.data(), ldx, rows, dim, gamma.data(), beta.data(), 1e-5f, r.data(), ldy);
+      ASSERT_EQ(std::memcmp(y.data(), r.data(), y.size() * sizeof(float)), 0)
+          << kt->name << " dim " << dim;
+      std::vector<float> in_place = x;
+      kt->layer_norm_rows(in_place.data(), ldx, rows, dim, gamma.data(), beta.data(), 1e-5f,
+                          in_place.data(), ldx);
+      for (size_t m = 0; m < rows; ++m)
+        ASSERT_EQ(std::memcmp(in_place.data() + m * ldx, r.data() + m * ldy, dim * sizeof(float)),
+                  0)
+            << kt->name << " dim " << dim << " row " << m;
+    }
+  }
+}
+
+TEST(DenseGemm, LayerNormFreqMatchesReferenceBitwise) {
+  for (const DenseKernels* kt : SupportedDenseKernels()) {
+    for (size_t channels : {1, 3, 8, 16, 17, 32, 64})
+      for (size_t freq : {1, 5, 40, 80})
+        for (bool relu : {false, true}) {
+          const size_t time = 3, n = time * freq * channels;
+          std::vector<float> x =
+              testing::RandomActivations(n, static_cast<uint32_t>(channels + freq));
+          for (size_t i = 0; i < freq * channels; i += channels) x[i] += 500.0f;
+          const std::vector<float> gamma = testing::RandomActivations(freq, 9);
+          const std::vector<float> beta = testing::RandomActivations(freq, 10);
+          std::vector<float> y = x, r = x;
+          std::vector<double> scratch(3 * channels);
+          kt->layer_norm_freq(y.data(), time, freq, channels, gamma.data(), beta.data(), 1e-5f,
+                              relu, scratch.data());
+          ref::LayerNormFreq(r.data(), time, freq, channels, gamma.data(), beta.data(), 1e-5f,
+                             relu);
+          ASSERT_EQ(std::memcmp(y.data(), r.data(), n * sizeof(float)), 0)
+              << kt->name << " channels " << channels << " freq " << freq << " relu " << relu;
+          if (relu) {
+            for (float v : y) ASSERT_FALSE(std::signbit(v));
+          }
+        }
   }
 }
 

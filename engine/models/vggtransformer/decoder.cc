@@ -213,7 +213,7 @@ Status DecoderState::Step(const OpContext& ctx, const VggTransformerWeights& w,
       std::memcpy(h + i * hist, window + i * win + cv.in, hist * sizeof(float));
     QASR_RETURN_IF_ERROR(Linear(ctx, cv.w, window, win, n, x_.data(), cv.out, buf_.linear));
     if (cv.has_ln)
-      LayerNormRows(x_.data(), cv.out, n, cv.out, cv.ln.gamma, cv.ln.beta, x_.data(), cv.out);
+      LayerNormRows(ctx, x_.data(), cv.out, n, cv.out, cv.ln.gamma, cv.ln.beta, x_.data(), cv.out);
     Relu(x_.data(), n * cv.out);
     c = cv.out;
   }

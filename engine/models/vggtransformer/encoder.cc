@@ -73,8 +73,11 @@ Status VggChunk(const OpContext& ctx, const VggTransformerWeights& w, const floa
     for (const auto& cv : blk.convs) {
       QASR_RETURN_IF_ERROR(Conv2d(ctx, cv.shape, cv.w, cur, t, freq, other, buf.conv));
       c = cv.shape.out_channels;
-      if (cv.has_ln) LayerNormFreq(ctx, other, t, freq, c, cv.ln.gamma, cv.ln.beta);
-      Relu(ctx, other, t * freq * c);
+      if (cv.has_ln) {
+        LayerNormFreq(ctx, other, t, freq, c, cv.ln.gamma, cv.ln.beta, /*relu=*/true);
+      } else {
+        Relu(ctx, other, t * freq * c);
+      }
       std::swap(cur, other);
     }
     MaxPoolCeil(ctx, cur, t, freq, c, blk.pool, other);
