@@ -165,15 +165,34 @@ HWY_INLINE __m256i BlockCodes(const uint8_t* sb) {
 
 // Block J of each superblock [sb, sb_end) of one tile's codes into a VNNI
 // panel column (block J at byte J * 128 of the superblock) as the u8
-// q + (128 - z): in 113 .. 143 for bits <= 4.
+// q + (128 - z): in 113 .. 143 for bits <= 4; for 8 bits the whole code
+// bytes, used only where z = 128 (ZerosAre128: the offset is 0).
 template <int kBits, size_t... J>
 HWY_INLINE void UnpackTileVnni(const uint8_t* codes, size_t sb_bytes, size_t sb, size_t sb_end,
                                __m256i offset, uint8_t* out, std::index_sequence<J...>) {
   for (; sb < sb_end; ++sb, out += kPanelSuperblockBytes<4>) {
-    (..., _mm256_store_si256(
-              reinterpret_cast<__m256i*>(out + J * 4 * 32),
-              _mm256_add_epi8(BlockCodes<kBits, false, J>(codes + sb * sb_bytes), offset)));
+    if constexpr (kBits == 8) {
+      (..., _mm256_store_si256(reinterpret_cast<__m256i*>(out + J * 4 * 32),
+                               Load(codes + sb * sb_bytes + 32 * J)));
+      (void)offset;
+    } else {
+      (..., _mm256_store_si256(
+                reinterpret_cast<__m256i*>(out + J * 4 * 32),
+                _mm256_add_epi8(BlockCodes<kBits, false, J>(codes + sb * sb_bytes), offset)));
+    }
   }
+}
+
+// Whether every zero point of tiles [t, t+4) in groups [g0, g1) is 128 (the
+// symmetric 8-bit grid), so 8-bit codes can enter a VNNI panel unchanged.
+HWY_INLINE bool ZerosAre128(const PackedWeightsView& w, size_t t, size_t g0, size_t g1) {
+  for (size_t n = 0; n < 4; ++n)
+    for (size_t g = g0; g < g1; ++g) {
+      const uint8_t* z = w.tile_zeros(t + n, g);
+      for (size_t r = 0; r < kTileRows; ++r)
+        if (z[r] != 128) return false;
+    }
+  return true;
 }
 
 // Groups [g0, g1) of tiles [t, t+4) into a VNNI panel (the layout of
@@ -604,15 +623,16 @@ HWY_INLINE void TileStep(const A8Job& job, size_t m0, size_t m1, size_t t, size_
     ForRowBlocks<kVnniRows>(m0, m1, [&]<size_t MR>(size_t m) {
       MicroVnni<kBits, MR, kDots>(job, t, m, g0, g1, panel, *side);
     });
-    return;
-  }
+  } else  // NOLINT(readability/braces): the #else arm has no `if`
 #else
   (void)side;
 #endif
-  ForRowBlocks(m0, m1, [&]<size_t MR>(size_t m) {
-    // 4 rows x 4 tiles would spill; callers pick NT = 4 only for <= 2 rows.
-    if constexpr (MR * NT <= 8) Micro<kBits, kPanel, MR, NT, kDots>(job, t, m, g0, g1, panel);
-  });
+  {
+    ForRowBlocks(m0, m1, [&]<size_t MR>(size_t m) {
+      // 4 rows x 4 tiles would spill; callers pick NT = 4 only for <= 2 rows.
+      if constexpr (MR * NT <= 8) Micro<kBits, kPanel, MR, NT, kDots>(job, t, m, g0, g1, panel);
+    });
+  }
 }
 
 // Superblock J of tiles [t, t+NT) into the panel: block J of tile n at
@@ -684,18 +704,22 @@ void A8TilesX86(const A8Job& job, size_t m0, size_t m1, size_t t0, size_t t1) {
     size_t t = t0;
     if (gemv)
       for (; t + 4 <= t1; t += 4) TileStep<kBits, false, 4, kDots>(job, m0, m1, t, g0, g1, nullptr);
-    if constexpr (kBits <= 4) {
+    if constexpr (kBits <= 4 || kVnni) {
       if (m1 - m0 >= kPanelMinRows && sb1 - sb0 <= kMaxPanelSuperblocks) {
         if constexpr (kVnni) {
+          // 8-bit codes only on the symmetric grid (z = 128: q + 128 - z = q
+          // fits a byte); other 8-bit tiles take the unpanelled path below.
           VnniPanelSide side;
-          for (; t + 4 <= t1; t += 4) {
+          for (; t + 4 <= t1 && (kBits != 8 || ZerosAre128(job.w, t, g0, g1)); t += 4) {
             UnpackPanelVnni<kBits>(job.w, t, g0, g1, panel, side);
             TileStep<kBits, true, 4, kDots>(job, m0, m1, t, g0, g1, panel, &side);
           }
         }
-        for (; t + 2 <= t1; t += 2) {
-          UnpackPanel<kBits, 2>(job.w, t, sb0, sb1, panel);
-          TileStep<kBits, true, 2, kDots>(job, m0, m1, t, g0, g1, panel);
+        if constexpr (kBits <= 4) {
+          for (; t + 2 <= t1; t += 2) {
+            UnpackPanel<kBits, 2>(job.w, t, sb0, sb1, panel);
+            TileStep<kBits, true, 2, kDots>(job, m0, m1, t, g0, g1, panel);
+          }
         }
       }
     }

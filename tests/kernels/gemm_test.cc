@@ -57,9 +57,19 @@ struct Problem {
   size_t lda;
 };
 
-Problem MakeProblem(int bits, const Shape& s, size_t group, uint32_t seed) {
+// Zero points: random, or the symmetric grid's 2^(b-1) everywhere (8-bit
+// weights then take the VNNI panel path), or everywhere but one row of the
+// first group (that tile block falls back to the unpanelled path).
+enum class Zeros { kRandom, kSymmetric, kSymmetricButOne };
+
+Problem MakeProblem(int bits, const Shape& s, size_t group, uint32_t seed,
+                    Zeros zeros = Zeros::kRandom) {
   const WeightShape ws{bits, s.n, s.k, group};
   Problem p{testing::RandomWeights(ws, seed), {}, {}, {}, nullptr, nullptr, s.k + 3};
+  if (zeros != Zeros::kRandom) {
+    std::fill(p.w.zeros.begin(), p.w.zeros.end(), static_cast<uint8_t>(1u << (bits - 1)));
+    if (zeros == Zeros::kSymmetricButOne) p.w.zeros[(s.n / 2) * testing::GroupsOf(ws)] -= 1;
+  }
   p.packed = *Pack(ws, p.w.codes, p.w.scales, p.w.zeros);
   p.x_buf = testing::RandomActivations(s.m * p.lda + 1, seed + 1);
   p.x = p.x_buf.data() + 1;  // misaligned
@@ -73,12 +83,13 @@ class GemmTest : public ::testing::TestWithParam<std::tuple<const GemmKernels*, 
   const GemmKernels& k() const { return *std::get<0>(GetParam()); }
   int bits() const { return std::get<1>(GetParam()); }
 
-  void CheckA8(const Shape& s, size_t group, uint32_t seed, ThreadPool* pool);
+  void CheckA8(const Shape& s, size_t group, uint32_t seed, ThreadPool* pool,
+               Zeros zeros = Zeros::kRandom);
   void CheckF32(const Shape& s, size_t group, uint32_t seed, ThreadPool* pool);
 };
 
-void GemmTest::CheckA8(const Shape& s, size_t group, uint32_t seed, ThreadPool* pool) {
-  Problem p = MakeProblem(bits(), s, group, seed);
+void GemmTest::CheckA8(const Shape& s, size_t group, uint32_t seed, ThreadPool* pool, Zeros zeros) {
+  Problem p = MakeProblem(bits(), s, group, seed, zeros);
   const WeightLayout& l = p.packed.view().layout();
   const std::string where = testing::ShapeName(l.shape, s.m);
   QuantizedActivations q;
@@ -134,6 +145,15 @@ TEST_P(GemmTest, A8MatchesReference) {
   uint32_t seed = 100;
   for (const Shape& s : kShapes)
     for (size_t g : kGroups) ASSERT_NO_FATAL_FAILURE(CheckA8(s, g, ++seed, nullptr));
+}
+
+TEST_P(GemmTest, A8SymmetricMatchesReference) {
+  uint32_t seed = 300;
+  for (const Shape& s : kShapes)
+    for (size_t g : kGroups) {
+      ASSERT_NO_FATAL_FAILURE(CheckA8(s, g, ++seed, nullptr, Zeros::kSymmetric));
+      ASSERT_NO_FATAL_FAILURE(CheckA8(s, g, ++seed, nullptr, Zeros::kSymmetricButOne));
+    }
 }
 
 TEST_P(GemmTest, F32MatchesReference) {
