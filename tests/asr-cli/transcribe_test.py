@@ -63,12 +63,12 @@ def failure_paths(tmp: Path) -> None:
     # No --model: the default name is searched next to the binary.
     # (next to it, in the install prefix, or the source tree's models/ for in-tree builds)
     rc, out, err = run([wav])
-    bundled = [Path(CLI).parent / ".." / "models" / "small-fp32.qasr",
-               Path(__file__).resolve().parents[2] / "models" / "small-fp32.qasr"]
+    bundled = [Path(CLI).parent / ".." / "models" / "small-w8.qasr",
+               Path(__file__).resolve().parents[2] / "models" / "small-w8.qasr"]
     if any(p.exists() for p in bundled):
         check("default model found", rc == 0 and out.strip() != "", err)
     else:
-        check("default model missing", rc == 2 and "small-fp32.qasr" in err and "--model" in err, err)
+        check("default model missing", rc == 2 and "small-w8.qasr" in err and "--model" in err, err)
     expect_error("srt with several inputs", [wav, wav, "--format", "srt", "--model", MODEL], 2, "--output-dir")
     expect_error("stdin twice", ["-", "-", "--model", MODEL], 2, "stdin")
     if not E2E:

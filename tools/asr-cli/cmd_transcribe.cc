@@ -21,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kDefaultModel = "small-fp32.qasr";
+constexpr const char* kDefaultModel = "small-w8.qasr";
 
 struct TranscribeArgs {
   std::vector<std::string> inputs;
