@@ -1,6 +1,6 @@
 // qasr C++ API: speech recognition with low-bit transformer models on CPUs.
 //
-//   auto model = qasr::Model::Load("models/small-fp32.qasr", {}, &error);
+//   auto model = qasr::Model::Load("models/small-w8.qasr", {}, &error);
 //   auto rec = qasr::Recognizer::Create(model, {}, &error);
 //   qasr::Transcript t;
 //   qasr::Error e = rec->TranscribeFile("talk.flac", &t);
