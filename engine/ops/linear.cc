@@ -1,5 +1,10 @@
 #include "engine/ops/linear.h"
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/formats/fp16.h"
 #include "kernels/gemm/gemm.h"
 
 namespace qasr::engine {
@@ -14,6 +19,55 @@ Result<const kernels::DensePanels*> LazyPanels::Get() const {
   });
   if (!status_.ok()) return status_;
   return &panels_;
+}
+
+namespace {
+// Scale s (an fp16 value) with every w[k] == c * s, c integer in [-128, 127];
+// false if there is none. The largest |w| is |c| * s for some |c| <= 128, so
+// s is amax / |c|: 127 and 128 (round-to-nearest grids) are tried first.
+bool RowScale(const float* w, size_t cols, float* scale) {
+  float amax = 0.0f;
+  for (size_t k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(w[k]));
+  if (!std::isfinite(amax)) return false;
+  if (amax == 0.0f) {
+    *scale = 0.0f;
+    return true;
+  }
+  auto fits = [&](float s) {
+    if (!(s > 0.0f) || kernels::F32FromF16(kernels::F16FromF32(s)) != s) return false;
+    for (size_t k = 0; k < cols; ++k) {
+      const float c = std::nearbyint(w[k] / s);
+      if (c < -128.0f || c > 127.0f || c * s != w[k]) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 128; ++i) {
+    const int c = i < 2 ? 127 + i : 128 - i;  // 127, 128, 126, 125, ..., 1
+    const float s = amax / static_cast<float>(c);
+    if (fits(s)) {
+      *scale = s;
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+Result<kernels::PackedWeights> ExactW8FromF32(const float* w, size_t rows, size_t cols) {
+  if (w == nullptr || rows == 0 || cols == 0) return InvalidArgument("w8 recovery: empty weights");
+  std::vector<uint8_t> codes(rows * cols), zeros(rows, 128);
+  std::vector<uint16_t> scales(rows);
+  for (size_t n = 0; n < rows; ++n) {
+    const float* row = w + n * cols;
+    float s = 0.0f;
+    if (!RowScale(row, cols, &s))
+      return InvalidArgument("row " + std::to_string(n) + " is not 8-bit codes times a scale");
+    scales[n] = kernels::F16FromF32(s);
+    for (size_t k = 0; k < cols; ++k)
+      codes[n * cols + k] =
+          static_cast<uint8_t>(128 + (s == 0.0f ? 0 : static_cast<int>(std::nearbyint(row[k] / s))));
+  }
+  return kernels::Pack({8, rows, cols, cols}, codes, scales, zeros);
 }
 
 Status SetFakeQuant(LinearWeights& w) {

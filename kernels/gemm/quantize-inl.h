@@ -19,18 +19,25 @@ HWY_BEFORE_NAMESPACE();
 namespace qasr::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// max |x[k]| over k < cols; a tail shorter than a vector goes through a
+// zero-padded copy (no scalar libm calls for short rows such as 9-value
+// convolution patches).
 HWY_INLINE float RowAbsMax(const float* x, size_t cols) {
   const hn::CappedTag<float, 16> df;
   const size_t n = hn::Lanes(df);
   auto vmax = hn::Zero(df);
   size_t k = 0;
   for (; k + n <= cols; k += n) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(df, x + k)));
-  float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
-  for (; k < cols; ++k) amax = std::fmax(amax, std::fabs(x[k]));
-  return amax;
+  if (k < cols) {
+    HWY_ALIGN float buf[16] = {};
+    std::memcpy(buf, x + k, (cols - k) * sizeof(float));
+    vmax = hn::Max(vmax, hn::Abs(hn::Load(df, buf)));
+  }
+  return hn::GetLane(hn::MaxOfLanes(df, vmax));
 }
 
-// Quantizes x[begin, end) into q, returning the sum of the codes.
+// Quantizes x[begin, end) into q, returning the sum of the codes (a tail
+// through zero-padded copies: padding quantizes to code 0).
 HWY_INLINE int32_t QuantizeSpan(const float* x, size_t begin, size_t end, float inv, int8_t* q) {
   const hn::CappedTag<float, 16> df;
   const hn::RebindToSigned<decltype(df)> di;
@@ -38,19 +45,25 @@ HWY_INLINE int32_t QuantizeSpan(const float* x, size_t begin, size_t end, float 
   const size_t n = hn::Lanes(df);
   const auto vinv = hn::Set(df, inv), lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f);
   auto vsum = hn::Zero(di);
+  const auto codes_of = [&](auto v) {
+    return hn::ConvertTo(di, hn::Min(hn::Max(hn::Round(hn::Mul(v, vinv)), lo), hi));
+  };
   size_t k = begin;
   for (; k + n <= end; k += n) {
-    const auto r = hn::Min(hn::Max(hn::Round(hn::Mul(hn::LoadU(df, x + k), vinv)), lo), hi);
-    const auto codes = hn::ConvertTo(di, r);
+    const auto codes = codes_of(hn::LoadU(df, x + k));
     vsum = hn::Add(vsum, codes);
     hn::StoreU(hn::DemoteTo(d8, codes), d8, q + k);
   }
-  int32_t sum = hn::GetLane(hn::SumOfLanes(di, vsum));
-  for (; k < end; ++k) {
-    q[k] = QuantizeActivation(x[k], inv);
-    sum += q[k];
+  if (k < end) {
+    HWY_ALIGN float buf[16] = {};
+    HWY_ALIGN int8_t out[16];
+    std::memcpy(buf, x + k, (end - k) * sizeof(float));
+    const auto codes = codes_of(hn::Load(df, buf));
+    vsum = hn::Add(vsum, codes);
+    hn::Store(hn::DemoteTo(d8, codes), d8, out);
+    std::memcpy(q + k, out, end - k);
   }
-  return sum;
+  return hn::GetLane(hn::SumOfLanes(di, vsum));
 }
 
 void QuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, QuantizedActivations& out) {
@@ -61,11 +74,16 @@ void QuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, QuantizedAct
     out.scales[m] = inv == 0.0f ? 0.0f : amax / 127.0f;
     int8_t* q = out.row(m);
     int32_t* sums = &out.sums[m * out.groups];
-    std::memset(q, 0, out.padded_cols);
+    std::memset(q + out.cols, 0, out.padded_cols - out.cols);
+    if (inv == 0.0f) {
+      std::memset(q, 0, out.cols);
+      for (size_t g = 0; g < out.groups; ++g) sums[g] = 0;
+      continue;
+    }
     for (size_t g = 0; g < out.groups; ++g) {
       const size_t begin = g * out.group_cols;
       const size_t end = begin + out.group_cols < out.cols ? begin + out.group_cols : out.cols;
-      sums[g] = inv == 0.0f ? 0 : QuantizeSpan(row, begin, end, inv, q);
+      sums[g] = QuantizeSpan(row, begin, end, inv, q);
     }
   }
 }

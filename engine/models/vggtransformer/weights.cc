@@ -119,9 +119,23 @@ class Builder {
     LinearWeights l;
     l.in = in;
     l.out = out;
-    l.panels = &out_.panels.emplace_back(std::move(w), out, in);
     l.bias = bias;
-    if (ActBits(module, false) == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(l));
+    if (ActBits(module, false) == 8) {
+      // Quantized convolutions are stored dequantized (format 1.0); their
+      // exact 8-bit form runs on the int8 kernels instead of fake-quantized
+      // inputs times fp32 weights (the same product, rounded once).
+      Result<kernels::PackedWeights> w8 = ExactW8FromF32(w.data(), out, in);
+      if (w8.ok()) {
+        l.packed = out_.packed.emplace_back(std::move(*w8)).view();
+        l.is_packed = true;
+        l.act_bits = 8;
+        return l;
+      }
+      l.panels = &out_.panels.emplace_back(std::move(w), out, in);
+      QASR_RETURN_IF_ERROR(SetFakeQuant(l));
+      return l;
+    }
+    l.panels = &out_.panels.emplace_back(std::move(w), out, in);
     return l;
   }
 

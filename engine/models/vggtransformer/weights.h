@@ -79,6 +79,7 @@ struct VggTransformerWeights {
   LinearWeights fc_out;
   std::deque<std::vector<float>> owned;  // converted f16 copies
   std::deque<LazyPanels> panels;         // fp32 Linear/conv weights (never moved)
+  std::deque<kernels::PackedWeights> packed;  // exact w8 forms of stored-f32 convs
 };
 
 // Checks the file against the registry (CheckModelTensors), then resolves.
