@@ -64,8 +64,8 @@ Result<kernels::PackedWeights> ExactW8FromF32(const float* w, size_t rows, size_
       return InvalidArgument("row " + std::to_string(n) + " is not 8-bit codes times a scale");
     scales[n] = kernels::F16FromF32(s);
     for (size_t k = 0; k < cols; ++k)
-      codes[n * cols + k] =
-          static_cast<uint8_t>(128 + (s == 0.0f ? 0 : static_cast<int>(std::nearbyint(row[k] / s))));
+      codes[n * cols + k] = static_cast<uint8_t>(
+          128 + (s == 0.0f ? 0 : static_cast<int>(std::nearbyint(row[k] / s))));
   }
   return kernels::Pack({8, rows, cols, cols}, codes, scales, zeros);
 }

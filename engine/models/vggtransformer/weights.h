@@ -77,8 +77,8 @@ struct VggTransformerWeights {
   std::vector<DecoderConvWeights> decoder_convs;
   std::vector<TransformerLayerWeights> decoder_layers;
   LinearWeights fc_out;
-  std::deque<std::vector<float>> owned;  // converted f16 copies
-  std::deque<LazyPanels> panels;         // fp32 Linear/conv weights (never moved)
+  std::deque<std::vector<float>> owned;       // converted f16 copies
+  std::deque<LazyPanels> panels;              // fp32 Linear/conv weights (never moved)
   std::deque<kernels::PackedWeights> packed;  // exact w8 forms of stored-f32 convs
 };
 
