@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/ops/parallel.h"
+#include "kernels/gemm/gemm.h"
 
 namespace qasr::engine {
 
@@ -46,6 +47,20 @@ Status Conv2d(const OpContext& ctx, const Conv2dShape& s, const LinearWeights& w
       return kernels::Conv3x3OneChannel(*ctx.dense, x, time, freq, **panels, w.bias, y, c * chunk,
                                         std::min(time, (c + 1) * chunk),
                                         scratch.slots[slot].patches);
+    });
+  }
+  if (w.is_packed && w.act_bits == 8 && w.packed.layout().groups == 1) {
+    // int8 weights with whole-row groups: the patches are quantized straight
+    // from x (kernels::QuantizeConvPatches: the codes im2col + the activation
+    // quantizer would give, without writing fp32 patches), then GemmA8.
+    return ParallelSlots(ctx, chunks, [&](size_t slot, size_t c) {
+      const size_t t0 = c * chunk, t1 = std::min(time, t0 + chunk);
+      Conv2dScratch::Slot& mine = scratch.slots[slot];
+      QASR_RETURN_IF_ERROR(kernels::QuantizeConvPatches(*ctx.gemm, x, time, freq, cin, k, t0, t1,
+                                                        w.packed.layout(), mine.linear.qx,
+                                                        mine.patches));
+      return kernels::GemmA8(*ctx.gemm, mine.linear.qx, w.packed, w.bias,
+                             y + t0 * freq * s.out_channels, s.out_channels, nullptr);
     });
   }
   for (size_t i = 0; i < slots; ++i)

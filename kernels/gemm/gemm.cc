@@ -89,6 +89,22 @@ Status QuantizeActivations(const GemmKernels& k, const float* x, size_t lda, siz
   return Status::Ok();
 }
 
+Status QuantizeConvPatches(const GemmKernels& k, const float* x, size_t time, size_t freq,
+                           size_t cin, size_t kernel, size_t t0, size_t t1, const WeightLayout& w,
+                           QuantizedActivations& out, std::vector<float>& scratch) {
+  if (x == nullptr) return InvalidArgument("null activations");
+  if (kernel == 0 || kernel % 2 == 0 || cin == 0 || freq == 0 || t0 >= t1 || t1 > time)
+    return InvalidArgument("bad convolution patch shape");
+  if (w.shape.cols != kernel * kernel * cin || w.groups != 1)
+    return InvalidArgument("patch quantization needs whole-row groups of k * k * cin columns");
+  QASR_RETURN_IF_ERROR(out.Reshape((t1 - t0) * freq, w));
+  const size_t frames = t1 - t0 + kernel - 1;
+  if (scratch.size() < frames * freq) scratch.resize(frames * freq);
+  const PatchJob job{x, time, freq, cin, kernel, scratch.data()};
+  k.quantize_patches(job, t0, t1, out);
+  return Status::Ok();
+}
+
 Status FakeQuantizeActivations(const GemmKernels& k, const float* x, size_t lda, size_t rows,
                                size_t cols, float* y, size_t ldy, ThreadPool* pool) {
   if (x == nullptr || y == nullptr) return InvalidArgument("null activations");

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/base/status.h"
 #include "kernels/base/thread_pool.h"
@@ -21,6 +22,15 @@ namespace qasr::kernels {
 // Reshapes `out`; allocates only when it must grow.
 Status QuantizeActivations(const GemmKernels& k, const float* x, size_t lda, size_t rows,
                            const WeightLayout& w, QuantizedActivations& out, ThreadPool* pool);
+
+// The int8 activations of a k x k, stride 1, zero-padded convolution over
+// channels-last x[time][freq][cin] for output frames [t0, t1): exactly
+// QuantizeActivations of its im2col rows (row (t - t0) * freq + f, columns
+// (i * k + j) * cin + c) without materializing them. The weights must have
+// one group per row (w.groups == 1, K = k * k * cin). `scratch` is reused.
+Status QuantizeConvPatches(const GemmKernels& k, const float* x, size_t time, size_t freq,
+                           size_t cin, size_t kernel, size_t t0, size_t t1, const WeightLayout& w,
+                           QuantizedActivations& out, std::vector<float>& scratch);
 
 // y = xq * sx (docs/QUANTIZATION.md §2): each row of x (rows x cols, stride
 // lda) replaced by its dequantized dynamic int8 codes, into y (stride ldy).

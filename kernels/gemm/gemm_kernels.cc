@@ -26,6 +26,7 @@ const GemmKernels* GetGemmKernels() {
 #undef QASR_F32_ENTRY
       &QuantizeRows,
       &FakeQuantizeRows,
+      &QuantizePatches,
   };
   return &kTable;
 }

@@ -40,6 +40,20 @@ using F32TileFn = void (*)(const F32Job& job, size_t m0, size_t m1, size_t t0, s
 // Quantizes rows [m0, m1) of x into out (already Reshape()d).
 using QuantizeFn = void (*)(const float* x, size_t lda, size_t m0, size_t m1,
                             QuantizedActivations& out);
+// The patches of a k x k, stride 1, zero-padded convolution over
+// channels-last x[time][freq][cin]: patch (t, f) is row (t - t0) * freq + f
+// of `out`, columns (i * k + j) * cin + c (engine/ops/conv2d.h).
+// pixel_amax: scratch for max_c |x[t][f][c]| of the frames the patches
+// touch, (t1 - t0 + kernel - 1) * freq floats.
+struct PatchJob {
+  const float* x = nullptr;
+  size_t time = 0, freq = 0, cin = 0, kernel = 3;
+  float* pixel_amax = nullptr;
+};
+// Quantizes the patches of output frames [t0, t1) into rows
+// (t - t0) * freq + f of out (one group per row; already Reshape()d).
+using QuantizePatchesFn = void (*)(const PatchJob& job, size_t t0, size_t t1,
+                                   QuantizedActivations& out);
 // Rows [m0, m1) of x (cols values each) -> y = xq * sx (row stride ldy).
 using FakeQuantizeFn = void (*)(const float* x, size_t lda, size_t m0, size_t m1, size_t cols,
                                 float* y, size_t ldy);
@@ -51,6 +65,7 @@ struct GemmKernels {
   F32TileFn f32[kNumWeightFormats] = {};
   QuantizeFn quantize = nullptr;
   FakeQuantizeFn fake_quantize = nullptr;
+  QuantizePatchesFn quantize_patches = nullptr;
 };
 
 // Best table for this CPU (probed once, thread-safe).

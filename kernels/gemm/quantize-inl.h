@@ -10,6 +10,7 @@
 
 #include <hwy/highway.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -36,33 +37,42 @@ HWY_INLINE float RowAbsMax(const float* x, size_t cols) {
   return hn::GetLane(hn::MaxOfLanes(df, vmax));
 }
 
-// Quantizes x[begin, end) into q, returning the sum of the codes (a tail
-// through zero-padded copies: padding quantizes to code 0).
-HWY_INLINE int32_t QuantizeSpan(const float* x, size_t begin, size_t end, float inv, int8_t* q) {
-  const hn::CappedTag<float, 16> df;
-  const hn::RebindToSigned<decltype(df)> di;
-  const hn::Rebind<int8_t, decltype(df)> d8;
-  const size_t n = hn::Lanes(df);
+using QuantTag = hn::CappedTag<float, 16>;
+using QuantSumVec = hn::Vec<hn::RebindToSigned<QuantTag>>;
+
+// Quantizes x[0, n) into q with 1 / scale `inv`, adding the codes to `vsum`
+// lane-wise (a tail through zero-padded copies: padding quantizes to 0).
+HWY_INLINE void QuantizeRun(const float* x, size_t n, float inv, int8_t* q, QuantSumVec& vsum) {
+  const QuantTag df;
+  const hn::RebindToSigned<QuantTag> di;
+  const hn::Rebind<int8_t, QuantTag> d8;
+  const size_t lanes = hn::Lanes(df);
   const auto vinv = hn::Set(df, inv), lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f);
-  auto vsum = hn::Zero(di);
   const auto codes_of = [&](auto v) {
     return hn::ConvertTo(di, hn::Min(hn::Max(hn::Round(hn::Mul(v, vinv)), lo), hi));
   };
-  size_t k = begin;
-  for (; k + n <= end; k += n) {
+  size_t k = 0;
+  for (; k + lanes <= n; k += lanes) {
     const auto codes = codes_of(hn::LoadU(df, x + k));
     vsum = hn::Add(vsum, codes);
     hn::StoreU(hn::DemoteTo(d8, codes), d8, q + k);
   }
-  if (k < end) {
+  if (k < n) {
     HWY_ALIGN float buf[16] = {};
     HWY_ALIGN int8_t out[16];
-    std::memcpy(buf, x + k, (end - k) * sizeof(float));
+    std::memcpy(buf, x + k, (n - k) * sizeof(float));
     const auto codes = codes_of(hn::Load(df, buf));
     vsum = hn::Add(vsum, codes);
     hn::Store(hn::DemoteTo(d8, codes), d8, out);
-    std::memcpy(q + k, out, end - k);
+    std::memcpy(q + k, out, n - k);
   }
+}
+
+// Quantizes x[begin, end) into q, returning the sum of the codes.
+HWY_INLINE int32_t QuantizeSpan(const float* x, size_t begin, size_t end, float inv, int8_t* q) {
+  const hn::RebindToSigned<QuantTag> di;
+  QuantSumVec vsum = hn::Zero(di);
+  QuantizeRun(x + begin, end - begin, inv, q + begin, vsum);
   return hn::GetLane(hn::SumOfLanes(di, vsum));
 }
 
@@ -86,6 +96,61 @@ void QuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, QuantizedAct
       sums[g] = QuantizeSpan(row, begin, end, inv, q);
     }
   }
+}
+
+// QuantizeRows of the im2col rows of a convolution (PatchJob) without
+// writing them: a patch's amax is the largest pixel amax of its window (zero
+// padding adds nothing), and each of its k rows of k * cin values is one
+// contiguous run of x, quantized in place of the copy. Same codes, scales and
+// sums as im2col + QuantizeRows, bit for bit.
+void QuantizePatches(const PatchJob& job, size_t t0, size_t t1, QuantizedActivations& out) {
+  const hn::RebindToSigned<QuantTag> di;
+  const size_t k = job.kernel, pad = k / 2, cin = job.cin, freq = job.freq;
+  const size_t run = k * cin;  // one kernel row of a patch
+  const size_t cols = k * run;
+  const size_t a0 = t0 >= pad ? t0 - pad : 0, a1 = std::min(job.time, t1 + pad);
+  for (size_t p = 0; p < (a1 - a0) * freq; ++p)
+    job.pixel_amax[p] = RowAbsMax(job.x + (a0 * freq + p) * cin, cin);
+  // Patches of up to kSmall values are gathered into one buffer and
+  // quantized in whole vectors (a one-channel 3 x 3 patch is 3 runs of 3).
+  constexpr size_t kSmall = 64;
+  HWY_ALIGN float small[kSmall];
+  for (size_t t = t0; t < t1; ++t)
+    for (size_t f = 0; f < freq; ++f) {
+      const size_t m = (t - t0) * freq + f;
+      // Window frames [ta, tb) and frequencies [fa, fb), clipped.
+      const size_t ta = t >= pad ? t - pad : 0, tb = std::min(job.time, t + k - pad);
+      const size_t fa = f >= pad ? f - pad : 0, fb = std::min(freq, f + k - pad);
+      float amax = 0.0f;
+      for (size_t tt = ta; tt < tb; ++tt) {
+        const float* a = job.pixel_amax + (tt - a0) * freq;
+        for (size_t ff = fa; ff < fb; ++ff) amax = a[ff] > amax ? a[ff] : amax;
+      }
+      const float inv = ActivationInverseScale(amax);
+      out.scales[m] = inv == 0.0f ? 0.0f : amax / 127.0f;
+      int8_t* q = out.row(m);
+      std::memset(q + cols, 0, out.padded_cols - cols);
+      const bool interior = tb - ta == k && fb - fa == k;
+      if (inv == 0.0f || (!interior && cols > kSmall)) std::memset(q, 0, cols);
+      if (inv == 0.0f) {
+        out.sums[m] = 0;
+        continue;
+      }
+      QuantSumVec vsum = hn::Zero(di);
+      const size_t j0 = fa + pad - f;  // first valid kernel column
+      if (cols <= kSmall) {
+        if (!interior) std::memset(small, 0, cols * sizeof(float));
+        for (size_t tt = ta; tt < tb; ++tt)
+          std::memcpy(small + (tt + pad - t) * run + j0 * cin, job.x + (tt * freq + fa) * cin,
+                      (fb - fa) * cin * sizeof(float));
+        QuantizeRun(small, cols, inv, q, vsum);
+      } else {
+        for (size_t tt = ta; tt < tb; ++tt)
+          QuantizeRun(job.x + (tt * freq + fa) * cin, (fb - fa) * cin, inv,
+                      q + (tt + pad - t) * run + j0 * cin, vsum);
+      }
+      out.sums[m] = hn::GetLane(hn::SumOfLanes(di, vsum));
+    }
 }
 
 // y = xq * sx for rows [m0, m1): the dequantized int8 codes of each row, for

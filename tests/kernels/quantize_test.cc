@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/ref/gemm_ref.h"
@@ -96,6 +98,76 @@ TEST_P(QuantizeTest, FakeQuantizeMatchesReferenceBitwise) {
       EXPECT_EQ(y[5 * ldy + 1], 0.0f);  // -0.5 rounds to even 0
     }
   }
+}
+
+// im2col rows of output frames [t0, t1) (engine/ops/conv2d.cc's layout).
+std::vector<float> Im2col(const std::vector<float>& x, size_t time, size_t freq, size_t cin,
+                          size_t k, size_t t0, size_t t1) {
+  const size_t pad = k / 2, cols = k * k * cin;
+  std::vector<float> rows((t1 - t0) * freq * cols, 0.0f);
+  for (size_t t = t0; t < t1; ++t)
+    for (size_t f = 0; f < freq; ++f)
+      for (size_t i = 0; i < k; ++i)
+        for (size_t j = 0; j < k; ++j) {
+          const ptrdiff_t tt = static_cast<ptrdiff_t>(t + i) - static_cast<ptrdiff_t>(pad);
+          const ptrdiff_t ff = static_cast<ptrdiff_t>(f + j) - static_cast<ptrdiff_t>(pad);
+          if (tt < 0 || tt >= static_cast<ptrdiff_t>(time) || ff < 0 ||
+              ff >= static_cast<ptrdiff_t>(freq))
+            continue;
+          for (size_t c = 0; c < cin; ++c)
+            rows[((t - t0) * freq + f) * cols + (i * k + j) * cin + c] =
+                x[(static_cast<size_t>(tt) * freq + static_cast<size_t>(ff)) * cin + c];
+        }
+  return rows;
+}
+
+// Fused patch quantization = im2col + QuantizeActivations, bit for bit, with
+// zero padding at every edge, all-zero patches, odd channel counts and
+// kernel sizes 1, 3, 5.
+TEST_P(QuantizeTest, ConvPatchesMatchIm2colThenQuantize) {
+  const size_t time = 7;
+  for (size_t cin : {1, 3, 16, 17})
+    for (size_t k : {1, 3, 5})
+      for (size_t freq : {1, 2, 9, 40}) {
+        std::vector<float> x = testing::RandomActivations(
+            time * freq * cin, static_cast<uint32_t>(cin * 100 + k + freq));
+        std::fill(x.begin(), x.begin() + 2 * freq * cin, 0.0f);  // zero frames: zero patches
+        const size_t cols = k * k * cin;
+        const WeightLayout l = *WeightLayout::Make({8, 8, cols, cols});
+        for (auto [t0, t1] : {std::pair<size_t, size_t>{0, time}, {3, 5}, {6, 7}}) {
+          const std::string where = testing::Cat("cin ", cin, " k ", k, " freq ", freq, " t ", t0);
+          QuantizedActivations got, want;
+          std::vector<float> scratch;
+          ASSERT_TRUE(QuantizeConvPatches(*GetParam(), x.data(), time, freq, cin, k, t0, t1, l, got,
+                                          scratch)
+                          .ok())
+              << where;
+          const std::vector<float> rows = Im2col(x, time, freq, cin, k, t0, t1);
+          ASSERT_TRUE(QuantizeActivations(*GetParam(), rows.data(), cols, (t1 - t0) * freq, l, want,
+                                          nullptr)
+                          .ok());
+          ASSERT_NO_FATAL_FAILURE(ExpectSame(got, want)) << where;
+        }
+      }
+}
+
+TEST_P(QuantizeTest, ConvPatchesRejectBadArguments) {
+  std::vector<float> x(4 * 5 * 2, 1.0f), scratch;
+  QuantizedActivations q;
+  const WeightLayout l = *WeightLayout::Make({8, 8, 18, 18});
+  const GemmKernels& k = *GetParam();
+  EXPECT_TRUE(QuantizeConvPatches(k, x.data(), 4, 5, 2, 3, 0, 4, l, q, scratch).ok());
+  EXPECT_FALSE(QuantizeConvPatches(k, nullptr, 4, 5, 2, 3, 0, 4, l, q, scratch).ok());
+  EXPECT_FALSE(QuantizeConvPatches(k, x.data(), 4, 5, 2, 2, 0, 4, l, q, scratch).ok());  // even k
+  EXPECT_FALSE(
+      QuantizeConvPatches(k, x.data(), 4, 5, 2, 3, 0, 5, l, q, scratch).ok());  // t1 > time
+  EXPECT_FALSE(QuantizeConvPatches(k, x.data(), 4, 5, 2, 3, 2, 2, l, q, scratch).ok());  // empty
+  EXPECT_FALSE(QuantizeConvPatches(k, x.data(), 4, 5, 3, 3, 0, 4, l, q, scratch).ok());  // K != 27
+  std::vector<float> wide(4 * 5 * 16, 1.0f);
+  const WeightLayout whole = *WeightLayout::Make({8, 8, 144, 144});
+  const WeightLayout grouped = *WeightLayout::Make({8, 8, 144, 32});  // 5 groups
+  EXPECT_TRUE(QuantizeConvPatches(k, wide.data(), 4, 5, 16, 3, 0, 4, whole, q, scratch).ok());
+  EXPECT_FALSE(QuantizeConvPatches(k, wide.data(), 4, 5, 16, 3, 0, 4, grouped, q, scratch).ok());
 }
 
 TEST_P(QuantizeTest, FakeQuantizeRejectsBadArguments) {
