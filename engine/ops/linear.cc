@@ -22,9 +22,12 @@ Result<const kernels::DensePanels*> LazyPanels::Get() const {
 }
 
 namespace {
-// Scale s (an fp16 value) with every w[k] == c * s, c integer in [-128, 127];
-// false if there is none. The largest |w| is |c| * s for some |c| <= 128, so
-// s is amax / |c|: 127 and 128 (round-to-nearest grids) are tried first.
+// Scale s (an fp16 value) with every w[k] == c * s, c integer in [-128, 127],
+// where the largest |c| is 127 or 128, so s = amax / 127 or amax / 128: the
+// grids whose extreme codes are used (round to nearest, and any clipping
+// method that clips something); false otherwise, and the layer keeps its
+// fake-quantized fp32 path. Two passes at most per row, so a hostile model
+// file cannot make this search long.
 bool RowScale(const float* w, size_t cols, float* scale) {
   float amax = 0.0f;
   for (size_t k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(w[k]));
@@ -41,11 +44,9 @@ bool RowScale(const float* w, size_t cols, float* scale) {
     }
     return true;
   };
-  for (int i = 0; i < 128; ++i) {
-    const int c = i < 2 ? 127 + i : 128 - i;  // 127, 128, 126, 125, ..., 1
-    const float s = amax / static_cast<float>(c);
-    if (fits(s)) {
-      *scale = s;
+  for (const float c : {127.0f, 128.0f}) {
+    if (fits(amax / c)) {
+      *scale = amax / c;
       return true;
     }
   }

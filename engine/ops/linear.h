@@ -79,10 +79,11 @@ struct LinearWeights {
 };
 
 // The exact symmetric 8-bit form of fp32 weights that are dequantized 8-bit
-// codes, w[n][k] = c[n][k] * s[n] with integer c in [-128, 127] and s[n] an
-// fp16 value (how format 1.0 stores quantized convolutions): packed w8, one
-// group per row, zero point 128 (so y = xq * W^T runs on the int8 kernels
-// with the same weights, exactly). An error when any row is not of that form.
+// codes, w[n][k] = c[n][k] * s[n] with integer c in [-128, 127] reaching
+// |c| = 127 or 128 in every non-zero row and s[n] an fp16 value (how format
+// 1.0 stores quantized convolutions): packed w8, one group per row, zero
+// point 128 (so y = xq * W^T runs on the int8 kernels with the same weights,
+// exactly). An error when any row is not of that form.
 Result<kernels::PackedWeights> ExactW8FromF32(const float* w, size_t rows, size_t cols);
 
 // Marks f32 weights as taking int8-fake-quantized inputs.
