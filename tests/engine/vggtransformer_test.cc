@@ -136,7 +136,22 @@ TEST_P(VggTransformerParity, MatchesPyTorch) {
   const int vocab = (*model)->vocab_size();
   const NpyArray fa = ReadNpy(Dir() + "/feats_a.npy"), fb = ReadNpy(Dir() + "/feats_bpad.npy");
   ASSERT_EQ(fa.shape.size(), 2u);
-
+  // Convolutions the recipe puts on the symmetric per-row 8-bit grid (all
+  // of them in w8 and w2g32, the first in w4g64 and w3g64) run on the int8
+  // kernels (ExactW8FromF32); 4/3-bit grouped ones stay fake-quantized fp32.
+  {
+    const std::string name = v.name;
+    const bool all8 = name == "w8" || name == "w2g32";
+    const bool first8 = all8 || name == "w4g64" || name == "w3g64";
+    const bool a8 = first8;  // these recipes give every convolution int8 inputs
+    size_t index = 0;
+    for (const auto& blk : (*model)->weights().vgg)
+      for (const auto& cv : blk.convs) {
+        EXPECT_EQ(cv.w.is_packed, index == 0 ? first8 : all8) << name << " conv " << index;
+        EXPECT_EQ(cv.w.act_bits, a8 ? 8 : 0) << name << " conv " << index;
+        ++index;
+      }
+  }
   std::vector<float> first_enc, first_logp;  // threads = 1
   for (int threads : {1, 2}) {
     SCOPED_TRACE("threads " + std::to_string(threads));
