@@ -141,32 +141,71 @@ HWY_INLINE void PanelBlock(const PanelJob& j, size_t m, size_t p) {
   StorePanelRows(PanelTag(), acc, j.bias, w.n, p * kPanelCols, j.y + m * j.ldy, j.ldy);
 }
 
-// Panels in the outer loop: one panel (16 x K floats) stays in L1/L2 while
-// the task's rows stream past it, 6 at a time.
-void PanelTiles(const PanelJob& j, size_t m0, size_t m1, size_t p0, size_t p1) {
-  for (size_t p = p0; p < p1; ++p) {
-    size_t m = m0;
-    for (; m + 6 <= m1; m += 6) PanelBlock<6>(j, m, p);
-    switch (m1 - m) {
-      case 5:
-        PanelBlock<5>(j, m, p);
-        break;
-      case 4:
-        PanelBlock<4>(j, m, p);
-        break;
-      case 3:
-        PanelBlock<3>(j, m, p);
-        break;
-      case 2:
-        PanelBlock<2>(j, m, p);
-        break;
-      case 1:
-        PanelBlock<1>(j, m, p);
-        break;
-      default:
-        break;
-    }
+// The same over two adjacent panels at once (MR x 32 columns): with one
+// vector per panel row (512-bit targets) a single panel gives only MR
+// independent FMA chains, too few to cover the FMA latency; two give 2 * MR.
+// Every output keeps its own chain over k in order, so the results are
+// those of PanelBlock, bit for bit.
+template <size_t MR>
+HWY_INLINE void PanelBlockPair(const PanelJob& j, size_t m, size_t p) {
+  const DensePanels& w = *j.w;
+  const float* wp0 = w.panel(p);
+  const float* wp1 = w.panel(p + 1);
+  const float* xr[MR];
+  for (size_t i = 0; i < MR; ++i) xr[i] = j.x + (m + i) * j.lda;
+  PanelAcc<MR> acc0, acc1;
+  ZeroPanelAcc<MR>(acc0);
+  ZeroPanelAcc<MR>(acc1);
+  for (size_t k = 0; k < w.k; ++k, wp0 += kPanelCols, wp1 += kPanelCols) {
+    const auto x = [&](size_t i) { return xr[i][k]; };
+    PanelFma<MR>(wp0, x, acc0);
+    PanelFma<MR>(wp1, x, acc1);
   }
+  StorePanelRows(PanelTag(), acc0, j.bias, w.n, p * kPanelCols, j.y + m * j.ldy, j.ldy);
+  StorePanelRows(PanelTag(), acc1, j.bias, w.n, (p + 1) * kPanelCols, j.y + m * j.ldy, j.ldy);
+}
+
+// Rows [m0, m1) of panel p (kPair: and p + 1), 6 rows at a time.
+template <bool kPair>
+HWY_INLINE void PanelRows(const PanelJob& j, size_t m0, size_t m1, size_t p) {
+  const auto block = [&]<size_t MR>(size_t m) {
+    if constexpr (kPair) {
+      PanelBlockPair<MR>(j, m, p);
+    } else {
+      PanelBlock<MR>(j, m, p);
+    }
+  };
+  size_t m = m0;
+  for (; m + 6 <= m1; m += 6) block.template operator()<6>(m);
+  switch (m1 - m) {
+    case 5:
+      block.template operator()<5>(m);
+      break;
+    case 4:
+      block.template operator()<4>(m);
+      break;
+    case 3:
+      block.template operator()<3>(m);
+      break;
+    case 2:
+      block.template operator()<2>(m);
+      break;
+    case 1:
+      block.template operator()<1>(m);
+      break;
+    default:
+      break;
+  }
+}
+
+// Panels in the outer loop: one panel (16 x K floats; two on 512-bit
+// targets) stays in L1/L2 while the task's rows stream past it, 6 at a time.
+void PanelTiles(const PanelJob& j, size_t m0, size_t m1, size_t p0, size_t p1) {
+  size_t p = p0;
+  if constexpr (kPanelVecs == 1) {
+    for (; p + 2 <= p1; p += 2) PanelRows<true>(j, m0, m1, p);
+  }
+  for (; p < p1; ++p) PanelRows<false>(j, m0, m1, p);
 }
 
 }  // namespace qasr::kernels::HWY_NAMESPACE
