@@ -41,7 +41,8 @@ using DenseTileFn = void (*)(const DenseJob& job, size_t m0, size_t m1, size_t n
 // Weights packed for the outer-product kernel: ceil(N / kPanelCols) panels,
 // each [K][kPanelCols] floats (columns >= N zero). One k step of a panel is
 // one 64-byte line, so the kernel streams panels sequentially and keeps a
-// 6 x 16 block of outputs in registers (AVX2: 12 accumulators), several
+// 6 x 16 block of outputs in registers (AVX2: 12 accumulators; 512-bit
+// targets take two panels, 6 x 32, also 12), several
 // times the FMA density of the dot-product form at encoder-sized M.
 // A CPU-independent in-memory layout, built once per weight at model load
 // (or per call for attention operands).
