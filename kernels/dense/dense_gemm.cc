@@ -82,11 +82,16 @@ Status DenseGemmPanels(const DenseKernels& kernels, const float* x, size_t lda, 
   const PanelJob job{x, lda, &w, bias, y, ldy};
   const size_t threads = pool ? pool->num_threads() : 1;
   // Row blocks of 48 (8 microkernel blocks) x 4 panels (64 outputs); small M
-  // (decoder steps) splits the panels across threads instead.
+  // (decoder steps, attention blocks) splits the panels across threads
+  // instead, in even counts (512-bit kernels take panels in pairs), and on
+  // one thread leaves them to one call.
   const size_t row_block = m <= 16 ? m : 48;
   const size_t row_tasks = (m + row_block - 1) / row_block;
   size_t panel_block = 4;
-  if (row_tasks < 2 * threads) panel_block = std::max<size_t>(1, w.panels / (4 * threads));
+  if (row_tasks < 2 * threads) {
+    panel_block =
+        threads == 1 ? w.panels : (std::max<size_t>(2, w.panels / (4 * threads)) + 1) / 2 * 2;
+  }
   const size_t panel_tasks = (w.panels + panel_block - 1) / panel_block;
   const size_t tasks = row_tasks * panel_tasks;
   auto task = [&](size_t i) {
