@@ -11,6 +11,7 @@
 
 #include <hwy/highway.h>
 
+#include "kernels/base/row_blocks-inl.h"
 #include "kernels/dense/dense_gemm.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -49,21 +50,7 @@ HWY_INLINE void DenseBlock(const DenseJob& j, size_t m, size_t n) {
 
 template <size_t NR>
 HWY_INLINE void DenseRows(const DenseJob& j, size_t m0, size_t m1, size_t n) {
-  size_t m = m0;
-  for (; m + 4 <= m1; m += 4) DenseBlock<4, NR>(j, m, n);
-  switch (m1 - m) {
-    case 3:
-      DenseBlock<3, NR>(j, m, n);
-      break;
-    case 2:
-      DenseBlock<2, NR>(j, m, n);
-      break;
-    case 1:
-      DenseBlock<1, NR>(j, m, n);
-      break;
-    default:
-      break;
-  }
+  ForRowBlocks<4>(m0, m1, [&]<size_t MR>(size_t m) { DenseBlock<MR, NR>(j, m, n); });
 }
 
 // Outputs in the outer loop: a pair of w rows stays in L1 while every row
@@ -125,77 +112,33 @@ HWY_INLINE void StorePanelRows(D d, const hn::Vec<D> (&acc)[MR][kV], const float
   }
 }
 
-// Outer-product block: MR rows x one 16-column panel; per k, the panel's
-// 16 weights (kV vectors) times a broadcast of each row's x[k].
-template <size_t MR>
+// Outer-product block: MR rows x NP adjacent 16-column panels from p; per
+// k, each panel's 16 weights (kPanelVecs vectors) times a broadcast of each
+// row's x[k]. With one vector per panel row (512-bit targets) one panel gives
+// only MR independent FMA chains, too few to cover the FMA latency, so those
+// targets take panels in pairs. Every output keeps its own chain over k in
+// order: the pairing changes no bits.
+template <size_t MR, size_t NP>
 HWY_INLINE void PanelBlock(const PanelJob& j, size_t m, size_t p) {
   const DensePanels& w = *j.w;
-  const float* wp = w.panel(p);
+  const float* wp[NP];
+  for (size_t q = 0; q < NP; ++q) wp[q] = w.panel(p + q);
   const float* xr[MR];
   for (size_t i = 0; i < MR; ++i) xr[i] = j.x + (m + i) * j.lda;
-  PanelAcc<MR> acc;
-  ZeroPanelAcc<MR>(acc);
-  for (size_t k = 0; k < w.k; ++k, wp += kPanelCols)
-    PanelFma<MR>(
-        wp, [&](size_t i) { return xr[i][k]; }, acc);
-  StorePanelRows(PanelTag(), acc, j.bias, w.n, p * kPanelCols, j.y + m * j.ldy, j.ldy);
-}
-
-// The same over two adjacent panels at once (MR x 32 columns): with one
-// vector per panel row (512-bit targets) a single panel gives only MR
-// independent FMA chains, too few to cover the FMA latency; two give 2 * MR.
-// Every output keeps its own chain over k in order, so the results are
-// those of PanelBlock, bit for bit.
-template <size_t MR>
-HWY_INLINE void PanelBlockPair(const PanelJob& j, size_t m, size_t p) {
-  const DensePanels& w = *j.w;
-  const float* wp0 = w.panel(p);
-  const float* wp1 = w.panel(p + 1);
-  const float* xr[MR];
-  for (size_t i = 0; i < MR; ++i) xr[i] = j.x + (m + i) * j.lda;
-  PanelAcc<MR> acc0, acc1;
-  ZeroPanelAcc<MR>(acc0);
-  ZeroPanelAcc<MR>(acc1);
-  for (size_t k = 0; k < w.k; ++k, wp0 += kPanelCols, wp1 += kPanelCols) {
+  PanelAcc<MR> acc[NP];
+  for (size_t q = 0; q < NP; ++q) ZeroPanelAcc<MR>(acc[q]);
+  for (size_t k = 0; k < w.k; ++k) {
     const auto x = [&](size_t i) { return xr[i][k]; };
-    PanelFma<MR>(wp0, x, acc0);
-    PanelFma<MR>(wp1, x, acc1);
+    for (size_t q = 0; q < NP; ++q) PanelFma<MR>(wp[q] + k * kPanelCols, x, acc[q]);
   }
-  StorePanelRows(PanelTag(), acc0, j.bias, w.n, p * kPanelCols, j.y + m * j.ldy, j.ldy);
-  StorePanelRows(PanelTag(), acc1, j.bias, w.n, (p + 1) * kPanelCols, j.y + m * j.ldy, j.ldy);
+  for (size_t q = 0; q < NP; ++q)
+    StorePanelRows(PanelTag(), acc[q], j.bias, w.n, (p + q) * kPanelCols, j.y + m * j.ldy, j.ldy);
 }
 
-// Rows [m0, m1) of panel p (kPair: and p + 1), 6 rows at a time.
-template <bool kPair>
+// Rows [m0, m1) of panels [p, p + NP), 6 rows at a time.
+template <size_t NP>
 HWY_INLINE void PanelRows(const PanelJob& j, size_t m0, size_t m1, size_t p) {
-  const auto block = [&]<size_t MR>(size_t m) {
-    if constexpr (kPair) {
-      PanelBlockPair<MR>(j, m, p);
-    } else {
-      PanelBlock<MR>(j, m, p);
-    }
-  };
-  size_t m = m0;
-  for (; m + 6 <= m1; m += 6) block.template operator()<6>(m);
-  switch (m1 - m) {
-    case 5:
-      block.template operator()<5>(m);
-      break;
-    case 4:
-      block.template operator()<4>(m);
-      break;
-    case 3:
-      block.template operator()<3>(m);
-      break;
-    case 2:
-      block.template operator()<2>(m);
-      break;
-    case 1:
-      block.template operator()<1>(m);
-      break;
-    default:
-      break;
-  }
+  ForRowBlocks<6>(m0, m1, [&]<size_t MR>(size_t m) { PanelBlock<MR, NP>(j, m, p); });
 }
 
 // Panels in the outer loop: one panel (16 x K floats; two on 512-bit
@@ -203,9 +146,9 @@ HWY_INLINE void PanelRows(const PanelJob& j, size_t m0, size_t m1, size_t p) {
 void PanelTiles(const PanelJob& j, size_t m0, size_t m1, size_t p0, size_t p1) {
   size_t p = p0;
   if constexpr (kPanelVecs == 1) {
-    for (; p + 2 <= p1; p += 2) PanelRows<true>(j, m0, m1, p);
+    for (; p + 2 <= p1; p += 2) PanelRows<2>(j, m0, m1, p);
   }
-  for (; p < p1; ++p) PanelRows<false>(j, m0, m1, p);
+  for (; p < p1; ++p) PanelRows<1>(j, m0, m1, p);
 }
 
 }  // namespace qasr::kernels::HWY_NAMESPACE

@@ -20,11 +20,13 @@ HWY_BEFORE_NAMESPACE();
 namespace qasr::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+using QuantTag = hn::CappedTag<float, 16>;
+
 // max |x[k]| over k < cols; a tail shorter than a vector goes through a
 // zero-padded copy (no scalar libm calls for short rows such as 9-value
 // convolution patches).
 HWY_INLINE float RowAbsMax(const float* x, size_t cols) {
-  const hn::CappedTag<float, 16> df;
+  const QuantTag df;
   const size_t n = hn::Lanes(df);
   auto vmax = hn::Zero(df);
   size_t k = 0;
@@ -37,8 +39,13 @@ HWY_INLINE float RowAbsMax(const float* x, size_t cols) {
   return hn::GetLane(hn::MaxOfLanes(df, vmax));
 }
 
-using QuantTag = hn::CappedTag<float, 16>;
 using QuantSumVec = hn::Vec<hn::RebindToSigned<QuantTag>>;
+
+// clamp(round_half_to_even(v * inv), -127, 127) as floats: the codes of §2.
+HWY_INLINE hn::Vec<QuantTag> RoundedCodes(hn::Vec<QuantTag> v, hn::Vec<QuantTag> vinv) {
+  const QuantTag df;
+  return hn::Min(hn::Max(hn::Round(hn::Mul(v, vinv)), hn::Set(df, -127.0f)), hn::Set(df, 127.0f));
+}
 
 // Quantizes x[0, n) into q with 1 / scale `inv`, adding the codes to `vsum`
 // lane-wise (a tail through zero-padded copies: padding quantizes to 0).
@@ -47,10 +54,8 @@ HWY_INLINE void QuantizeRun(const float* x, size_t n, float inv, int8_t* q, Quan
   const hn::RebindToSigned<QuantTag> di;
   const hn::Rebind<int8_t, QuantTag> d8;
   const size_t lanes = hn::Lanes(df);
-  const auto vinv = hn::Set(df, inv), lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f);
-  const auto codes_of = [&](auto v) {
-    return hn::ConvertTo(di, hn::Min(hn::Max(hn::Round(hn::Mul(v, vinv)), lo), hi));
-  };
+  const auto vinv = hn::Set(df, inv);
+  const auto codes_of = [&](auto v) { return hn::ConvertTo(di, RoundedCodes(v, vinv)); };
   size_t k = 0;
   for (; k + lanes <= n; k += lanes) {
     const auto codes = codes_of(hn::LoadU(df, x + k));
@@ -161,22 +166,14 @@ void QuantizePatches(const PatchJob& job, size_t t0, size_t t1, QuantizedActivat
 // so nothing is read or written past a row.
 void FakeQuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, size_t cols, float* y,
                       size_t ldy) {
-  const hn::CappedTag<float, 16> df;
+  const QuantTag df;
   const size_t n = hn::Lanes(df);
   const size_t body = cols / n * n, tail = cols - body;
-  const auto lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f), zero = hn::Zero(df);
   HWY_ALIGN float buf[16] = {};
   for (size_t m = m0; m < m1; ++m) {
     const float* row = x + m * lda;
     float* out = y + m * ldy;
-    auto vmax = hn::Zero(df);
-    for (size_t k = 0; k < body; k += n) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(df, row + k)));
-    if (tail != 0) {
-      std::memcpy(buf, row + body, tail * sizeof(float));
-      std::memset(buf + tail, 0, (n - tail) * sizeof(float));
-      vmax = hn::Max(vmax, hn::Abs(hn::Load(df, buf)));
-    }
-    const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
+    const float amax = RowAbsMax(row, cols);
     const float inv = ActivationInverseScale(amax);
     if (inv == 0.0f) {
       std::memset(out, 0, cols * sizeof(float));
@@ -184,12 +181,12 @@ void FakeQuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, size_t c
     }
     const auto vinv = hn::Set(df, inv), vsx = hn::Set(df, amax / 127.0f);
     const auto fake = [&](auto v) {
-      const auto r = hn::Min(hn::Max(hn::Round(hn::Mul(v, vinv)), lo), hi);
-      return hn::Mul(hn::Add(r, zero), vsx);
+      return hn::Mul(hn::Add(RoundedCodes(v, vinv), hn::Zero(df)), vsx);
     };
     for (size_t k = 0; k < body; k += n) hn::StoreU(fake(hn::LoadU(df, row + k)), df, out + k);
     if (tail != 0) {
-      hn::Store(fake(hn::Load(df, buf)), df, buf);
+      std::memcpy(buf, row + body, tail * sizeof(float));
+      hn::Store(fake(hn::Load(df, buf)), df, buf);  // lanes past the tail are not stored
       std::memcpy(out + body, buf, tail * sizeof(float));
     }
   }

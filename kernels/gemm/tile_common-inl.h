@@ -12,35 +12,12 @@
 
 #include <cstring>
 
+#include "kernels/base/row_blocks-inl.h"
 #include "kernels/formats/weight_format.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qasr::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// Largest number of activation rows one tile kernel call keeps in registers.
-inline constexpr size_t kMaxMr = 4;
-
-// body.template operator()<R>(m) for the R (1 .. kMax) that equals r.
-template <size_t kMax, class Body>
-HWY_INLINE void RowTail(size_t m, size_t r, const Body& body) {
-  if constexpr (kMax > 0) {
-    if (r == kMax) {
-      body.template operator()<kMax>(m);
-    } else {
-      RowTail<kMax - 1>(m, r, body);
-    }
-  }
-}
-
-// Calls body.template operator()<MR>(m) for row blocks of kMaxMr rows, then
-// one block of the remaining rows.
-template <size_t kMaxMr = 4, class Body>
-HWY_INLINE void ForRowBlocks(size_t m0, size_t m1, const Body& body) {
-  size_t m = m0;
-  for (; m + kMaxMr <= m1; m += kMaxMr) body.template operator()<kMaxMr>(m);
-  RowTail<kMaxMr - 1>(m, m1 - m, body);
-}
 
 // Group g's fp16 scales of tile rows [r0, r0 + Lanes(df)) as fp32.
 template <class DF>
