@@ -138,6 +138,7 @@ int Run(const Args& a) {
   double peak_encode_mb = 0, rss_after_encode_mb = 0;
   size_t frames = 0;
   SearchResult result;
+  std::vector<double> rep_encode_s, rep_decode_s;  // every repetition, in order
   for (int rep = 0; rep < a.repeat; ++rep) {
     const double w0 = Now(), c0 = CpuNow();
     double w1 = 0, rep_audio_s = 0;
@@ -163,6 +164,8 @@ int Run(const Args& a) {
     auto r = Search(session, a.beam, a.min_len, a.max_len);
     if (!r.ok()) return Fail("search", r.status());
     const double w3 = Now(), c3 = CpuNow();
+    rep_encode_s.push_back(w2 - w1);
+    rep_decode_s.push_back(w3 - w2);
     if (w3 - w0 < best_wall) {
       best_wall = w3 - w0;
       best_cpu = c3 - c0;
@@ -183,6 +186,12 @@ int Run(const Args& a) {
       peak_encode_mb, rss_after_encode_mb, frames, result.steps);
   for (size_t i = 0; i < result.tokens.size(); ++i)
     std::printf("%s%d", i ? ", " : "", result.tokens[i]);
+  std::printf("], \"rep_encode_s\": [");
+  for (size_t i = 0; i < rep_encode_s.size(); ++i)
+    std::printf("%s%.6f", i ? ", " : "", rep_encode_s[i]);
+  std::printf("], \"rep_decode_s\": [");
+  for (size_t i = 0; i < rep_decode_s.size(); ++i)
+    std::printf("%s%.6f", i ? ", " : "", rep_decode_s[i]);
   std::printf("]}\n");
   return 0;
 }

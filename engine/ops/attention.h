@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/ops/context.h"
+#include "engine/ops/scratch.h"
 #include "kernels/base/status.h"
 #include "kernels/dense/dense_gemm.h"
 
@@ -40,8 +41,8 @@ Status PackHeads(const OpContext& ctx, HeadPart part, const float* x, size_t ld,
 struct AttentionScratch {
   // Per thread (slot): one block of one head's scaled queries [block][head_dim]
   // and its scores [block][tk] (block: <= max(64 Ki / tk, 48) rows).
-  std::vector<float> q;
-  std::vector<float> scores;
+  Scratch q;
+  Scratch scores;
   HeadPanels heads;  // self-attention keys/values
 };
 

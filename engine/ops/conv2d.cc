@@ -58,7 +58,7 @@ Status Conv2d(const OpContext& ctx, const Conv2dShape& s, const LinearWeights& w
       Conv2dScratch::Slot& mine = scratch.slots[slot];
       QASR_RETURN_IF_ERROR(kernels::QuantizeConvPatches(*ctx.gemm, x, time, freq, cin, k, t0, t1,
                                                         w.packed.layout(), mine.linear.qx,
-                                                        mine.patches));
+                                                        mine.pixel_amax));
       return kernels::GemmA8(*ctx.gemm, mine.linear.qx, w.packed, w.bias,
                              y + t0 * freq * s.out_channels, s.out_channels, nullptr);
     });

@@ -23,8 +23,9 @@ struct Conv2dShape {
 std::vector<float> PermuteConv2dWeight(const float* w, const Conv2dShape& shape);
 
 struct Conv2dScratch {
-  struct Slot {  // one per thread
-    std::vector<float> patches;
+  struct Slot {                     // one per thread
+    Scratch patches;                // im2col rows (or one-channel padding)
+    std::vector<float> pixel_amax;  // QuantizeConvPatches' per-pixel maxima
     LinearScratch linear;
   };
   std::vector<Slot> slots;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/ops/context.h"
+#include "engine/ops/scratch.h"
 #include "kernels/base/status.h"
 #include "kernels/dense/dense_gemm.h"
 #include "kernels/formats/activation_format.h"
@@ -92,7 +93,7 @@ Status SetFakeQuant(LinearWeights& w);
 // Reused per-session buffers (grow only).
 struct LinearScratch {
   kernels::QuantizedActivations qx;  // packed weights' int8 input rows
-  std::vector<float> fq;             // fake-quantized input rows (f32 weights)
+  Scratch fq;                        // fake-quantized input rows (f32 weights)
 };
 
 // y (row stride ldy >= out) = x (rows x in, row stride lda) W^T + b.

@@ -1,5 +1,6 @@
 #include "kernels/base/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,11 +53,35 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::RunTasks() {
+void ThreadPool::RunTasks(uint32_t generation) {
+  uint64_t w = work_.load(std::memory_order_acquire);
   for (;;) {
-    const size_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= num_tasks_) return;
-    fn_(ctx_, task);
+    if (static_cast<uint32_t>(w >> 32) != generation) return;
+    const uint32_t task = static_cast<uint32_t>(w);
+    if (task == kPublishing) {  // Run is writing this loop's parameters
+      CpuRelax();
+      w = work_.load(std::memory_order_acquire);
+      continue;
+    }
+    // Acquire: a task count of a newer loop is seen only after that loop
+    // closed this one (kPublishing), so the claim below then fails.
+    const size_t n = num_tasks_.load(std::memory_order_acquire);
+    if (task >= n) return;
+    // On failure w is reloaded: another thread claimed this task, or a newer
+    // loop has started.
+    if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel,
+                                     std::memory_order_acquire))
+      continue;
+    // The claim succeeded while `generation` was current with `task` < n
+    // unfinished, so its caller is still in Run: fn_, ctx_, n are its own.
+    fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), task);
+    if (tasks_done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) {
+      // Under the lock, so a caller between its check and its wait cannot
+      // miss the notification.
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.notify_one();
+    }
+    w = work_.load(std::memory_order_acquire);
   }
 }
 
@@ -66,43 +91,61 @@ void ThreadPool::Run(size_t num_tasks, TaskFn fn, const void* ctx) {
     for (size_t t = 0; t < num_tasks; ++t) fn(ctx, t);
     return;
   }
+  // Task indices live in 32 bits of work_.
+  constexpr size_t kMaxTasks = size_t{1} << 31;
+  if (num_tasks > kMaxTasks) {
+    for (size_t base = 0; base < num_tasks; base += kMaxTasks) {
+      struct Slice {
+        TaskFn fn;
+        const void* ctx;
+        size_t base;
+      } slice{fn, ctx, base};
+      Run(
+          std::min(kMaxTasks, num_tasks - base),
+          [](const void* c, size_t t) {
+            const auto& s = *static_cast<const Slice*>(c);
+            s.fn(s.ctx, s.base + t);
+          },
+          &slice);
+    }
+    return;
+  }
+  uint32_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    fn_ = fn;
-    ctx_ = ctx;
-    num_tasks_ = num_tasks;
-    next_task_.store(0, std::memory_order_relaxed);
-    busy_workers_.store(workers_.size(), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    // First close the finished loop to claims (a worker holding its last
+    // index and this loop's new task count must not claim past its end),
+    // then write the parameters, then open the new loop at task 0.
+    generation = static_cast<uint32_t>(work_.load(std::memory_order_relaxed) >> 32) + 1;
+    work_.store(uint64_t{generation} << 32 | kPublishing, std::memory_order_relaxed);
+    fn_.store(fn, std::memory_order_relaxed);
+    ctx_.store(ctx, std::memory_order_relaxed);
+    tasks_done_.store(0, std::memory_order_relaxed);
+    num_tasks_.store(num_tasks, std::memory_order_release);
+    work_.store(uint64_t{generation} << 32, std::memory_order_release);
   }
   wake_.notify_all();
-  RunTasks();
-  const auto all_done = [this] { return busy_workers_.load(std::memory_order_acquire) == 0; };
+  RunTasks(generation);
+  const auto all_done = [&] { return tasks_done_.load(std::memory_order_acquire) == num_tasks; };
   if (SpinUntil(all_done)) return;
   std::unique_lock<std::mutex> lock(mu_);
   done_.wait(lock, all_done);
 }
 
 void ThreadPool::WorkerLoop() {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
     const auto woken = [&] {
       return stop_.load(std::memory_order_acquire) ||
-             generation_.load(std::memory_order_acquire) != seen;
+             static_cast<uint32_t>(work_.load(std::memory_order_acquire) >> 32) != seen;
     };
     if (!SpinUntil(woken)) {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, woken);
     }
     if (stop_.load(std::memory_order_acquire)) return;
-    seen = generation_.load(std::memory_order_acquire);
-    RunTasks();
-    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      // Under the lock, so a caller between its check and its wait cannot
-      // miss the notification.
-      std::lock_guard<std::mutex> lock(mu_);
-      done_.notify_one();
-    }
+    seen = static_cast<uint32_t>(work_.load(std::memory_order_acquire) >> 32);
+    RunTasks(seen);
   }
 }
 

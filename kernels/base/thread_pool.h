@@ -37,23 +37,32 @@ class ThreadPool {
  private:
   using TaskFn = void (*)(const void* ctx, size_t task);
   void Run(size_t num_tasks, TaskFn fn, const void* ctx);
-  void RunTasks();
+  // Claims and runs tasks of loop `generation` until none is left or a newer
+  // loop has started.
+  void RunTasks(uint32_t generation);
   void WorkerLoop();
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
-  // Written under mu_ (so condition-variable waits see them) but atomic, so
-  // that waiters can spin on them briefly before blocking: a wake-up through
-  // the kernel costs tens of microseconds, as much as a small layer's work.
-  std::atomic<uint64_t> generation_{0};
+  // The current loop's generation (high 32 bits) and its next unclaimed task
+  // (low 32 bits), claimed by compare-and-swap: a task is claimed only while
+  // its loop is current, so a worker that wakes late, after the caller has
+  // run every task itself, claims nothing of the finished loop. The caller
+  // waits for its tasks, never for workers to check in: a worker slow to
+  // wake (a wake-up through the kernel costs tens of microseconds, more in a
+  // VM whose other vCPU has halted) or busy elsewhere only takes fewer tasks.
+  // While Run writes a loop's parameters, its task field is kPublishing.
+  static constexpr uint32_t kPublishing = 0xFFFFFFFFu;
+  std::atomic<uint64_t> work_{0};
   std::atomic<bool> stop_{false};
-  std::atomic<size_t> busy_workers_{0};
-  // The current loop; written under mu_ before generation_ advances.
-  TaskFn fn_ = nullptr;
-  const void* ctx_ = nullptr;
-  size_t num_tasks_ = 0;
-  std::atomic<size_t> next_task_{0};
+  // Written before work_ publishes a loop; read after a claim of that loop
+  // succeeds (which orders them), or speculatively before it (relaxed; a
+  // stale value only makes that claim's compare-and-swap fail).
+  std::atomic<TaskFn> fn_{nullptr};
+  std::atomic<const void*> ctx_{nullptr};
+  std::atomic<size_t> num_tasks_{0};
+  std::atomic<size_t> tasks_done_{0};
 };
 
 }  // namespace qasr::kernels

@@ -31,5 +31,31 @@ TEST(ThreadPool, ManyShortLoops) {
   EXPECT_EQ(total.load(), 2000u * 10);
 }
 
+// Back-to-back loops of changing sizes: a worker that still holds the previous
+// loop's last index when the next loop starts must not claim past either
+// loop's end, and every task runs exactly once in its own loop.
+TEST(ThreadPool, LoopsOfChangingSizesRunEachTaskOnce) {
+  if (testing::NoThreads()) GTEST_SKIP() << "QASR_TEST_NO_THREADS is set";
+  for (size_t threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits(16);
+    std::atomic<int> out_of_range{0};
+    for (int rep = 0; rep < 20000; ++rep) {
+      const size_t n = 2 + static_cast<size_t>(rep * 7 % 13);  // 2..14, never twice in a row
+      for (size_t i = 0; i < n; ++i) hits[i].store(0, std::memory_order_relaxed);
+      pool.ParallelFor(n, [&](size_t i) {
+        if (i >= n) {
+          out_of_range.fetch_add(1);
+          return;
+        }
+        hits[i].fetch_add(1, std::memory_order_relaxed);
+      });
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_EQ(hits[i].load(std::memory_order_relaxed), 1) << threads << " " << rep << " " << i;
+    }
+    EXPECT_EQ(out_of_range.load(), 0) << threads;
+  }
+}
+
 }  // namespace
 }  // namespace qasr::kernels

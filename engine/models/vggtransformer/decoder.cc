@@ -90,7 +90,7 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
   // Steps project their keys and values straight into the caches: the
   // [frames][d] projection buffer and its quantized input are not needed
   // again (Prewarm below sizes the scratch for `beams` rows).
-  std::vector<float>().swap(buf_.kv);
+  Scratch().swap(buf_.kv);
   buf_.linear = LinearScratch{};
   capacity_ = 0;
   history_.clear();

@@ -10,10 +10,6 @@ namespace qasr::engine {
 
 namespace {
 
-void Grow(std::vector<float>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-
 // Feature frames [begin, end) a VGG chunk must run on so that its final
 // frames [o0, o1) are exact: every convolution needs kernel/2 frames of
 // context each side, every pool multiplies the frame range. `begin` is a
@@ -132,8 +128,8 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
   }
   *out_frames = t_out;
   // The chunk buffers are not needed by the transformer layers.
-  std::vector<float>().swap(buf.vgg_a);
-  std::vector<float>().swap(buf.vgg_b);
+  Scratch().swap(buf.vgg_a);
+  Scratch().swap(buf.vgg_b);
   buf.conv = Conv2dScratch{};
   return Status::Ok();
 }
@@ -178,7 +174,7 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
       QASR_RETURN_IF_ERROR(Linear(ctx, l.adapter, buf.x.data(), width, t, buf.adapted.data(), l.d,
                                   buf.layer.linear));
       std::swap(buf.x, buf.adapted);
-      std::vector<float>().swap(buf.adapted);  // the wider input is done with
+      Scratch().swap(buf.adapted);  // the wider input is done with
       width = l.d;
     }
     QASR_RETURN_IF_ERROR(EncoderLayer(ctx, l, buf.x.data(), t, valid, buf.layer));

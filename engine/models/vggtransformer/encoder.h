@@ -19,9 +19,9 @@ struct EncoderBuffers {
   // factor, at least one factor; 0: ~8 MiB of activations per chunk). The
   // results do not depend on it.
   size_t vgg_chunk_frames = 0;
-  std::vector<float> vgg_a, vgg_b;  // ping-pong [time][freq][channel] of one chunk
+  Scratch vgg_a, vgg_b;  // ping-pong [time][freq][channel] of one chunk
   Conv2dScratch conv;
-  std::vector<float> x, adapted;  // [frames][width]
+  Scratch x, adapted;  // [frames][width]
   LayerBuffers layer;
   // Frees every buffer, keeping the settings. RunEncoder already frees the
   // VGG chunk buffers once the VGG blocks are done and a wider input once an

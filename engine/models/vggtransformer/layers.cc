@@ -10,12 +10,6 @@ float AttentionScale(size_t head_dim) {
   return static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
 }
 
-namespace {
-void Grow(std::vector<float>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-}  // namespace
-
 void LayerBuffers::Reserve(size_t rows, size_t d, size_t ffn_dim, size_t kv_rows) {
   for (auto* b : {&h, &q, &proj}) Grow(*b, rows * d);
   Grow(kv, std::max(rows, kv_rows) * d);

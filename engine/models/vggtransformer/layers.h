@@ -29,7 +29,7 @@ struct LayerBuffers {
   // whatever the chunk: per-row activation quantization and GEMM rows do not
   // depend on the rows they are batched with.
   size_t ffn_chunk_rows = 0;
-  std::vector<float> h, q, kv, proj, ffn;
+  Scratch h, q, kv, proj, ffn;
   AttentionScratch attention;
   LinearScratch linear;
   // Sizes every buffer for `rows` rows of the given widths; kv for
