@@ -9,6 +9,7 @@
 #define QASR_KERNELS_DENSE_INL_H_
 #endif
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include "kernels/base/row_blocks-inl.h"
@@ -118,7 +119,12 @@ HWY_INLINE void StorePanelRows(D d, const hn::Vec<D> (&acc)[MR][kV], const float
 // only MR independent FMA chains, too few to cover the FMA latency, so those
 // targets take panels in pairs. Every output keeps its own chain over k in
 // order: the pairing changes no bits.
-template <size_t MR, size_t NP>
+// kPrefetch: the panels are used by this one row block only (decoder steps:
+// a few rows per call), so the loads wait on memory, and a panel of K = 64
+// is one 4 KiB page, where hardware prefetchers stop; each k step then asks
+// for the same line of the next NP panels (adjacent in memory; prefetches
+// past the end do not fault).
+template <size_t MR, size_t NP, bool kPrefetch = false>
 HWY_INLINE void PanelBlock(const PanelJob& j, size_t m, size_t p) {
   const DensePanels& w = *j.w;
   const float* wp[NP];
@@ -127,17 +133,26 @@ HWY_INLINE void PanelBlock(const PanelJob& j, size_t m, size_t p) {
   for (size_t i = 0; i < MR; ++i) xr[i] = j.x + (m + i) * j.lda;
   PanelAcc<MR> acc[NP];
   for (size_t q = 0; q < NP; ++q) ZeroPanelAcc<MR>(acc[q]);
+  const size_t ahead = NP * w.k * kPanelCols;
   for (size_t k = 0; k < w.k; ++k) {
     const auto x = [&](size_t i) { return xr[i][k]; };
-    for (size_t q = 0; q < NP; ++q) PanelFma<MR>(wp[q] + k * kPanelCols, x, acc[q]);
+    for (size_t q = 0; q < NP; ++q) {
+      if constexpr (kPrefetch) hwy::Prefetch(wp[q] + ahead + k * kPanelCols);
+      PanelFma<MR>(wp[q] + k * kPanelCols, x, acc[q]);
+    }
   }
   for (size_t q = 0; q < NP; ++q)
     StorePanelRows(PanelTag(), acc[q], j.bias, w.n, (p + q) * kPanelCols, j.y + m * j.ldy, j.ldy);
 }
 
-// Rows [m0, m1) of panels [p, p + NP), 6 rows at a time.
+// Rows [m0, m1) of panels [p, p + NP), 6 rows at a time; a single row
+// block prefetches the next panels (PanelBlock).
 template <size_t NP>
 HWY_INLINE void PanelRows(const PanelJob& j, size_t m0, size_t m1, size_t p) {
+  if (m1 - m0 <= 6) {
+    ForRowBlocks<6>(m0, m1, [&]<size_t MR>(size_t m) { PanelBlock<MR, NP, true>(j, m, p); });
+    return;
+  }
   ForRowBlocks<6>(m0, m1, [&]<size_t MR>(size_t m) { PanelBlock<MR, NP>(j, m, p); });
 }
 
