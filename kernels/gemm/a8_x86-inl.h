@@ -406,18 +406,27 @@ HWY_INLINE void GemvDots512(const WeightLayout& l, const uint8_t* const* tiles,
 #endif
 
 // Whether small-M calls (up to kStreamMaxRows rows: decoder steps over
-// beams) run the 4-tile 512-bit GEMV two rows at a time: the tiles' codes
-// for K stay in L1 between row pairs, and one zmm vpdpbusd covers two
-// blocks, against one per ymm in the 2-tile stream path. Measured (M = 4
-// and 8, K x N = 1024 x 1024 .. 4096): w2 and w4 20-28 % faster, w8 ~8 %
-// slower (its codes need no unpacking in the stream path), so not w8.
+// beams) run the 4-tile 512-bit GEMV on blocks of up to kGemvRows rows: the
+// tiles' codes for K stay in L1 between row blocks, each zmm of codes is
+// masked once per field for all the block's rows, and one zmm vpdpbusd
+// covers two blocks, against one per ymm in the 2-tile stream path.
+// Measured (in cache, K x N = 1024 x 4096 and 4096 x 1024): row pairs were
+// 20-28 % faster than the stream path for w2 and w4 (w8 ~8 % slower: its
+// codes need no unpacking there, so not w8); blocks of 4 rows are another
+// 12-15 % (M = 4: 68.7 -> 57.5-59 us, M = 8: 137 -> 113-116 us, w2); 5 rows
+// a block made M = 8 slower (5 + 3: 131 us) and 8 rows spill (160 us).
 #if HWY_TARGET == HWY_AVX3_DL
 template <int kBits>
-inline constexpr bool kGemvRowPairs = kBits == 2 || kBits == 4;
+inline constexpr bool kGemvRowBlocks = kBits == 2 || kBits == 4;
+template <int kBits>
+inline constexpr bool kGemvMultiRow = kGemv512<kBits>;
 #else
 template <int kBits>
-inline constexpr bool kGemvRowPairs = false;
+inline constexpr bool kGemvRowBlocks = false;
+template <int kBits>
+inline constexpr bool kGemvMultiRow = false;
 #endif
+inline constexpr size_t kGemvRows = 4;
 
 // Raw dots sum_k xq * q of group g for MR rows x NT tiles into acc. With
 // kPanel, tiles are panel columns whose first superblock is panel_sb0.
@@ -427,7 +436,7 @@ HWY_INLINE void GroupDots(const WeightLayout& l, const uint8_t* const* tiles,
   constexpr size_t kAcc = MR * NT;
   const size_t end = l.GroupEnd(g);
 #if HWY_TARGET == HWY_AVX3_DL
-  if constexpr (!kPanel && NT == 4 && MR <= 2 && kGemv512<kBits>) {
+  if constexpr (!kPanel && NT == 4 && MR <= kGemvRows && kGemv512<kBits>) {
     GemvDots512<kBits, MR>(l, tiles, x, g, acc);
     return;
   }
@@ -642,9 +651,12 @@ HWY_INLINE void TileStep(const A8Job& job, size_t m0, size_t m1, size_t t, size_
   (void)side;
 #endif
   {
-    ForRowBlocks(m0, m1, [&]<size_t MR>(size_t m) {
-      // 4 rows x 4 tiles would spill; callers pick NT = 4 only for <= 2 rows.
-      if constexpr (MR * NT <= 8) Micro<kBits, kPanel, MR, NT, kDots>(job, t, m, g0, g1, panel);
+    // 4 rows x 4 tiles would spill the ymm kernel; callers pick NT = 4 only
+    // for <= 2 rows, or <= kGemvRows on the 512-bit GEMV.
+    constexpr bool kMultiRow = NT == 4 && !kPanel && kGemvMultiRow<kBits>;
+    ForRowBlocks<kMultiRow ? kGemvRows : 4>(m0, m1, [&]<size_t MR>(size_t m) {
+      if constexpr (MR * NT <= 8 || kMultiRow)
+        Micro<kBits, kPanel, MR, NT, kDots>(job, t, m, g0, g1, panel);
     });
   }
 }
@@ -718,10 +730,10 @@ void A8TilesX86(const A8Job& job, size_t m0, size_t m1, size_t t0, size_t t1) {
     size_t t = t0;
     if (gemv) {
       for (; t + 4 <= t1; t += 4) TileStep<kBits, false, 4, kDots>(job, m0, m1, t, g0, g1, nullptr);
-    } else if (kGemvRowPairs<kBits> && stream) {
+    } else if (kGemvRowBlocks<kBits> && stream) {
       for (; t + 4 <= t1; t += 4)
-        for (size_t m = m0; m < m1; m += 2)
-          TileStep<kBits, false, 4, kDots>(job, m, std::min(m + 2, m1), t, g0, g1, nullptr);
+        for (size_t m = m0; m < m1; m += kGemvRows)
+          TileStep<kBits, false, 4, kDots>(job, m, std::min(m + kGemvRows, m1), t, g0, g1, nullptr);
     }
     if constexpr (kBits <= 4 || kVnni) {
       if (m1 - m0 >= kPanelMinRows && sb1 - sb0 <= kMaxPanelSuperblocks) {

@@ -24,14 +24,15 @@ struct Shape {
 // N = 136 (17 tiles): a call with one row task splits N into tasks of
 // tiles / 4 (here 4 tiles + a 1-tile tail), so only these shapes reach the
 // 4-tile steps: the GEMV paths (M = 1, 2; 512-bit on VNNI, which also takes
-// M = 3 .. 11 two rows at a time) and, from 12 rows, the VNNI panel kernel
+// M = 3 .. 11 in blocks of up to 4 rows: 5 = 4 + 1, 6 = 4 + 2, 11 = 4 + 4 +
+// 3) and, from 12 rows, the VNNI panel kernel
 // (K = 1100: two K blocks). Smaller N gets
 // 1-2 tiles per task.
-constexpr Shape kShapes[] = {{1, 1, 1},       {1, 7, 31},     {2, 8, 32},     {3, 9, 33},
-                             {4, 16, 64},     {5, 23, 97},    {7, 1, 128},    {8, 13, 257},
-                             {13, 40, 100},   {1, 64, 1000},  {67, 37, 300},  {9, 100, 517},
-                             {11, 19, 1100},  {1, 136, 300},  {2, 136, 300},  {5, 136, 300},
-                             {11, 136, 1100}, {40, 136, 300}, {24, 136, 1100}};
+constexpr Shape kShapes[] = {{1, 1, 1},      {1, 7, 31},      {2, 8, 32},     {3, 9, 33},
+                             {4, 16, 64},    {5, 23, 97},     {7, 1, 128},    {8, 13, 257},
+                             {13, 40, 100},  {1, 64, 1000},   {67, 37, 300},  {9, 100, 517},
+                             {11, 19, 1100}, {1, 136, 300},   {2, 136, 300},  {5, 136, 300},
+                             {6, 136, 300},  {11, 136, 1100}, {40, 136, 300}, {24, 136, 1100}};
 constexpr size_t kGroups[] = {32, 64, 128, 1u << 20};  // the last is "whole row"
 
 bool HasFma(const GemmKernels& k) {
