@@ -361,6 +361,38 @@ HWY_INLINE void GemvDots512(const WeightLayout& l, const uint8_t* const* tiles,
   for (size_t sb = l.GroupBegin(g); sb < l.GroupEnd(g); ++sb) {
     GemvPrefetch<4>(l, tiles, sb);
     const size_t k0 = sb * kSuperblockCols;
+    if constexpr (!kByField && MR > 2) {
+      // Fields outer: only one field's broadcasts (MR zmm) are live next to
+      // the MR * 4 accumulators and the 4 tiles' codes, so nothing spills
+      // (all fields' broadcasts at once spilled accumulators at MR = 4).
+      __m512i x32[MR];
+#pragma GCC unroll 16
+      for (size_t i = 0; i < MR; ++i)
+        x32[i] = _mm512_castsi256_si512(Load(reinterpret_cast<const uint8_t*>(x[i] + k0)));
+#pragma GCC unroll 16
+      for (size_t c = 0; c < kC; ++c) {
+        __m512i v[4];
+#pragma GCC unroll 16
+        for (size_t n = 0; n < 4; ++n)
+          v[n] = _mm512_loadu_si512(tiles[n] + sb * l.superblock_bytes + 64 * c);
+#pragma GCC unroll 16
+        for (size_t f = 0; f < kF; ++f) {
+          __m512i xb[MR];
+#pragma GCC unroll 16
+          for (size_t i = 0; i < MR; ++i) xb[i] = BlockPairBroadcast<kBits>(x32[i], c, f);
+#pragma GCC unroll 16
+          for (size_t n = 0; n < 4; ++n) {
+            __m512i q = v[n];
+            if constexpr (kBits != 8)
+              q = _mm512_and_si512(_mm512_srli_epi16(v[n], static_cast<unsigned>(kBits * f)),
+                                   _mm512_set1_epi8(static_cast<char>(kMask)));
+#pragma GCC unroll 16
+            for (size_t i = 0; i < MR; ++i) Dpbusd(a[i * 4 + n], q, xb[i]);
+          }
+        }
+      }
+      continue;
+    }
     __m512i xb[MR][kC * kF];
 #pragma GCC unroll 16
     for (size_t i = 0; i < MR; ++i) {
@@ -413,8 +445,10 @@ HWY_INLINE void GemvDots512(const WeightLayout& l, const uint8_t* const* tiles,
 // Measured (in cache, K x N = 1024 x 4096 and 4096 x 1024): row pairs were
 // 20-28 % faster than the stream path for w2 and w4 (w8 ~8 % slower: its
 // codes need no unpacking there, so not w8); blocks of 4 rows are another
-// 12-15 % (M = 4: 68.7 -> 57.5-59 us, M = 8: 137 -> 113-116 us, w2); 5 rows
-// a block made M = 8 slower (5 + 3: 131 us) and 8 rows spill (160 us).
+// 12-15 % (M = 4: 68.7 -> 57.5-59 us, M = 8: 137 -> 113-116 us, w2), and
+// with the fields outer in GemvDots512 (no accumulator spills) another 12 %
+// (51 and 98 us); 5 rows a block made M = 8 slower (5 + 3: 131 us) and 8
+// rows spill (160 us).
 #if HWY_TARGET == HWY_AVX3_DL
 template <int kBits>
 inline constexpr bool kGemvRowBlocks = kBits == 2 || kBits == 4;
