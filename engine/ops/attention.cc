@@ -69,29 +69,9 @@ void AttendRows(const OpContext& ctx, const AttentionShape& shape, float scale, 
                 const float* const* key_rows, const float* const* value_rows, size_t steps,
                 float* scores, float* out) {
   const size_t hd = shape.head_dim;
-  for (size_t h = 0; h < shape.heads; ++h) {
-    const float* qh = q + h * hd;
-    for (size_t s = 0; s < steps; ++s) {
-      const float* kh = key_rows[s] + h * hd;
-      // Eight partial sums: the compiler turns them into one vector register.
-      float part[8] = {};
-      size_t j = 0;
-      for (; j + 8 <= hd; j += 8)
-        for (size_t u = 0; u < 8; ++u) part[u] += (qh[j + u] * scale) * kh[j + u];
-      float dot = 0.0f;
-      for (; j < hd; ++j) dot += (qh[j] * scale) * kh[j];
-      for (size_t u = 0; u < 8; ++u) dot += part[u];
-      scores[s] = dot;
-    }
-    ctx.dense->softmax(scores, steps);
-    float* oh = out + h * hd;
-    std::memset(oh, 0, hd * sizeof(float));
-    for (size_t s = 0; s < steps; ++s) {
-      const float p = scores[s];
-      const float* vh = value_rows[s] + h * hd;
-      for (size_t j = 0; j < hd; ++j) oh[j] += p * vh[j];
-    }
-  }
+  for (size_t h = 0; h < shape.heads; ++h)
+    ctx.dense->attend_row(q + h * hd, scale, key_rows, value_rows, h * hd, steps, hd, scores,
+                          out + h * hd);
 }
 
 }  // namespace qasr::engine

@@ -102,6 +102,14 @@ using LayerNormFreqFn = void (*)(float* x, size_t time, size_t freq, size_t chan
                                  const float* gamma, const float* beta, float eps, bool relu,
                                  double* scratch);
 
+// One query row of one head over `steps` gathered keys and values (the
+// decoder's KV cache): scores[s] = (q * scale) . (keys[s] + offset), p =
+// softmax(scores) (in scores), out = sum_s p[s] * (values[s] + offset); dim
+// floats per row, steps >= 1; out must not alias q.
+using AttendRowFn = void (*)(const float* q, float scale, const float* const* keys,
+                             const float* const* values, size_t offset, size_t steps, size_t dim,
+                             float* scores, float* out);
+
 struct DenseKernels {
   int64_t target = 0;
   const char* name = "";
@@ -112,6 +120,7 @@ struct DenseKernels {
   Conv1TileFn conv3x3_1ch = nullptr;
   LayerNormRowsFn layer_norm_rows = nullptr;
   LayerNormFreqFn layer_norm_freq = nullptr;
+  AttendRowFn attend_row = nullptr;
 };
 
 // Best table for this CPU (probed once, thread-safe).

@@ -7,6 +7,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "kernels/dense/attend-inl.h"
 #include "kernels/dense/conv-inl.h"
 #include "kernels/dense/dense-inl.h"
 #include "kernels/dense/norm-inl.h"
@@ -17,8 +18,8 @@ namespace qasr::kernels::HWY_NAMESPACE {
 
 const DenseKernels* GetDenseKernels() {
   static const DenseKernels kTable = {
-      HWY_TARGET,  hwy::TargetName(HWY_TARGET), &DenseTiles,         &PanelTiles, &SoftmaxRow,
-      &Conv1Tiles, &LayerNormRowsKernel,        &LayerNormFreqKernel};
+      HWY_TARGET,  hwy::TargetName(HWY_TARGET), &DenseTiles,          &PanelTiles,     &SoftmaxRow,
+      &Conv1Tiles, &LayerNormRowsKernel,        &LayerNormFreqKernel, &AttendRowKernel};
   return &kTable;
 }
 
