@@ -156,6 +156,17 @@ void RegisterAll() {
               ->Unit(benchmark::kMicrosecond)
               ->UseRealTime();
         }
+  // The encoder's attention products per head and 48-row query block at
+  // paper scale for 60 s (T = 1500, head size 64): q.k^T (N = T, K = 64)
+  // and p.v (N = 64, K = T), on the fp32 kernels.
+  for (const KN& kn : {KN{1500, 64}, KN{64, 1500}})
+    for (const std::string& impl : impls) {
+      if (impl != "qasr_f32panel" && impl != "onednn_f32" && impl != "xnnpack_f32") continue;
+      const GemmShape s{48, kn.n, kn.k, 1};
+      benchmark::RegisterBenchmark(Name(impl, s).c_str(), BM_Gemm, impl, s)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
   // GEMV-like calls with DRAM-resident weights: the big layers and the
   // vocabulary projection, for one row and for a decoder step over 5 beams.
   for (const KN& kn : {KN{1024, 4096}, KN{4096, 1024}, KN{1024, 5000}})

@@ -6,7 +6,7 @@
 // (ChosenDenseKernels()).
 // Why our own kernel and not oneDNN/XNNPACK: it runs on the engine's single
 // kernels::ThreadPool, needs no weight repacking (mmap in place) and no
-// per-shape primitive creation; bench/dense_gemm_bench.cc compares it with
+// per-shape primitive creation; bench_gemm (qasr_f32panel) compares it with
 // oneDNN and XNNPACK at the engine's shapes (docs/BENCHMARKS.md).
 // Thread-safety: reentrant; a ThreadPool serves one call at a time. Results do
 // not depend on the pool's size (each output is computed by one task in one order).
