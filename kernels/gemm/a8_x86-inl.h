@@ -618,17 +618,17 @@ HWY_INLINE void MicroVnni(const A8Job& job, size_t t, size_t m, size_t g0, size_
   const int8_t* xr[MR];
   for (size_t i = 0; i < MR; ++i) xr[i] = x.row(m + i);
   const size_t sb0 = l.GroupBegin(g0);
-  // The sums live in memory between groups: the registers are the dots'.
-  alignas(64) float ys[MR * 2 * 16];
+  // The sums stay in registers next to the dots' accumulators (MR = 6: 12 +
+  // 12 zmm, plus the codes, the broadcast and the scales).
+  __m512 ys[MR * 2];
   if constexpr (!kDots) {
     for (size_t i = 0; i < MR; ++i)
       for (size_t p = 0; p < 2; ++p) {
         const size_t n0 = (t + 2 * p) * kTileRows;
         const float* row = job.y + (m + i) * job.ldy;
-        _mm512_store_ps(ys + (2 * i + p) * 16,
-                        g0 == 0 ? _mm512_setzero_ps()  // fma(s, d, 0) is the first group's s * d
+        ys[2 * i + p] = g0 == 0 ? _mm512_setzero_ps()  // fma(s, d, 0) is the first group's s * d
                                 : Join(LoadRows(df, row, n0, n_rows).raw,
-                                       LoadRows(df, row, n0 + kTileRows, n_rows).raw));
+                                       LoadRows(df, row, n0 + kTileRows, n_rows).raw);
       }
   }
   for (size_t g = g0; g < g1; ++g) {
@@ -647,8 +647,7 @@ HWY_INLINE void MicroVnni(const A8Job& job, size_t t, size_t m, size_t g0, size_
           StoreDots(di, hn::Vec<decltype(di)>{_mm512_extracti64x4_epi64(d, 1)}, job.dots, m + i,
                     n0 + kTileRows, n_rows, ng, g);
         } else {
-          float* yp = ys + (2 * i + p) * 16;
-          _mm512_store_ps(yp, _mm512_fmadd_ps(sc[p], _mm512_cvtepi32_ps(d), _mm512_load_ps(yp)));
+          ys[2 * i + p] = _mm512_fmadd_ps(sc[p], _mm512_cvtepi32_ps(d), ys[2 * i + p]);
         }
       }
     }
@@ -659,7 +658,7 @@ HWY_INLINE void MicroVnni(const A8Job& job, size_t t, size_t m, size_t g0, size_
       const __m512 bias = Join(LoadBias(df, job.bias, n0, n_rows).raw,
                                LoadBias(df, job.bias, n0 + kTileRows, n_rows).raw);
       for (size_t i = 0; i < MR; ++i) {
-        __m512 out = _mm512_load_ps(ys + (2 * i + p) * 16);
+        __m512 out = ys[2 * i + p];
         if (g1 == ng) out = _mm512_fmadd_ps(_mm512_set1_ps(x.scales[m + i]), out, bias);
         float* row = job.y + (m + i) * job.ldy;
         StoreRows(df, hn::Vec<decltype(df)>{_mm512_castps512_ps256(out)}, row, n0, n_rows);
