@@ -49,8 +49,12 @@ namespace x86 {
 // tiles x 32 codes).
 template <size_t NT>
 inline constexpr size_t kPanelSuperblockBytes = 8 * NT * 32;
-// Superblocks per K block of a panel: 1024 columns (16 KiB for 2 tiles).
-inline constexpr size_t kMaxPanelSuperblocks = 32;
+// Most superblocks in a panel's K block. Blocks are kBlockCols (1024)
+// columns of whole groups, but one group wider than that takes a block of
+// its own: a whole-row group of a 3x3 convolution over 128 channels is 1152
+// columns (36 superblocks). Up to 2048 columns (64 KiB for 4 tiles, served
+// from L2) still take the panel path; wider K blocks take the unpanelled one.
+inline constexpr size_t kMaxPanelSuperblocks = 64;
 
 // The group scales of a VNNI panel's K block (<= kMaxPanelSuperblocks
 // groups) as fp32, 32 lanes per group (tile n, row r at 8n + r).
