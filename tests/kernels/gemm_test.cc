@@ -168,6 +168,8 @@ TEST_P(GemmTest, F32MatchesReference) {
 TEST_P(GemmTest, LargeShapesThreaded) {
   ThreadPool pool(testing::TestThreads(3));
   ASSERT_NO_FATAL_FAILURE(CheckA8({70, 137, 1100}, 128, 7, &pool));
+  // More rows than one task's row block (288): two row tasks, the second short.
+  ASSERT_NO_FATAL_FAILURE(CheckA8({301, 70, 260}, 64, 10, &pool));
   ASSERT_NO_FATAL_FAILURE(CheckA8({1, 301, 2113}, 1u << 20, 8, &pool));
   ASSERT_NO_FATAL_FAILURE(CheckF32({19, 61, 1100}, 64, 9, &pool));
 }
