@@ -44,8 +44,8 @@ Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale,
   const size_t blocks = (tq + block - 1) / block;
   const size_t items = shape.heads * blocks;
   const size_t slots = std::min(NumThreads(ctx), items);
-  if (scratch.q.size() < slots * block * hd) scratch.q.resize(slots * block * hd);
-  if (scratch.scores.size() < slots * block * tk) scratch.scores.resize(slots * block * tk);
+  Grow(scratch.q, slots * block * hd);
+  Grow(scratch.scores, slots * block * tk);
   return ParallelSlots(ctx, items, [&](size_t slot, size_t item) -> Status {
     const size_t h = item % shape.heads, r0 = item / shape.heads * block;
     const size_t rows = std::min(block, tq - r0);

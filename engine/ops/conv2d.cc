@@ -40,9 +40,7 @@ Status Conv2d(const OpContext& ctx, const Conv2dShape& s, const LinearWeights& w
     if (w.panels == nullptr) return InvalidArgument("conv2d: weights not set");
     Result<const kernels::DensePanels*> panels = w.panels->Get();
     if (!panels.ok()) return panels.status();
-    for (size_t i = 0; i < slots; ++i)
-      if (scratch.slots[i].patches.size() < 3 * (freq + 2))
-        scratch.slots[i].patches.resize(3 * (freq + 2));
+    for (size_t i = 0; i < slots; ++i) Grow(scratch.slots[i].patches, 3 * (freq + 2));
     return ParallelSlots(ctx, chunks, [&](size_t slot, size_t c) {
       return kernels::Conv3x3OneChannel(*ctx.dense, x, time, freq, **panels, w.bias, y, c * chunk,
                                         std::min(time, (c + 1) * chunk),
@@ -63,9 +61,7 @@ Status Conv2d(const OpContext& ctx, const Conv2dShape& s, const LinearWeights& w
                              y + t0 * freq * s.out_channels, s.out_channels, nullptr);
     });
   }
-  for (size_t i = 0; i < slots; ++i)
-    if (scratch.slots[i].patches.size() < rows_max * cols)
-      scratch.slots[i].patches.resize(rows_max * cols);
+  for (size_t i = 0; i < slots; ++i) Grow(scratch.slots[i].patches, rows_max * cols);
   const OpContext single = SingleThreaded(ctx);
   return ParallelSlots(ctx, chunks, [&](size_t slot, size_t c) {
     const size_t t0 = c * chunk, t1 = std::min(time, t0 + chunk);

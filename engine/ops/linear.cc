@@ -22,18 +22,19 @@ Result<const kernels::DensePanels*> LazyPanels::Get() const {
 }
 
 namespace {
-// Scale s (an fp16 value) with every w[k] == c * s, c integer in [-128, 127],
-// where the largest |c| is 127 or 128, so s = amax / 127 or amax / 128: the
-// grids whose extreme codes are used (round to nearest, and any clipping
-// method that clips something); false otherwise, and the layer keeps its
-// fake-quantized fp32 path. Two passes at most per row, so a hostile model
-// file cannot make this search long.
-bool RowScale(const float* w, size_t cols, float* scale) {
+// Scale s (an fp16 value) and codes 128 + c with every w[k] == c * s, c
+// integer in [-128, 127], where the largest |c| is 127 or 128, so s = amax /
+// 127 or amax / 128: the grids whose extreme codes are used (round to
+// nearest, and any clipping method that clips something); false otherwise,
+// and the layer keeps its fake-quantized fp32 path. Two passes at most per
+// row, so a hostile model file cannot make this search long.
+bool RowCodes(const float* w, size_t cols, float* scale, uint8_t* codes) {
   float amax = 0.0f;
   for (size_t k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(w[k]));
   if (!std::isfinite(amax)) return false;
   if (amax == 0.0f) {
     *scale = 0.0f;
+    std::fill(codes, codes + cols, uint8_t{128});
     return true;
   }
   auto fits = [&](float s) {
@@ -41,6 +42,7 @@ bool RowScale(const float* w, size_t cols, float* scale) {
     for (size_t k = 0; k < cols; ++k) {
       const float c = std::nearbyint(w[k] / s);
       if (c < -128.0f || c > 127.0f || c * s != w[k]) return false;
+      codes[k] = static_cast<uint8_t>(128 + static_cast<int>(c));
     }
     return true;
   };
@@ -59,14 +61,10 @@ Result<kernels::PackedWeights> ExactW8FromF32(const float* w, size_t rows, size_
   std::vector<uint8_t> codes(rows * cols), zeros(rows, 128);
   std::vector<uint16_t> scales(rows);
   for (size_t n = 0; n < rows; ++n) {
-    const float* row = w + n * cols;
     float s = 0.0f;
-    if (!RowScale(row, cols, &s))
+    if (!RowCodes(w + n * cols, cols, &s, codes.data() + n * cols))
       return InvalidArgument("row " + std::to_string(n) + " is not 8-bit codes times a scale");
     scales[n] = kernels::F16FromF32(s);
-    for (size_t k = 0; k < cols; ++k)
-      codes[n * cols + k] = static_cast<uint8_t>(
-          128 + (s == 0.0f ? 0 : static_cast<int>(std::nearbyint(row[k] / s))));
   }
   return kernels::Pack({8, rows, cols, cols}, codes, scales, zeros);
 }
@@ -91,7 +89,7 @@ Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size
   if (w.act_bits == 8) {
     // Each row becomes xq * sx with xq its dynamic int8 codes (docs/QUANTIZATION.md
     // §2), exactly as qasr.quant.fake_quant_activations.
-    if (scratch.fq.size() < rows * w.in) scratch.fq.resize(rows * w.in);
+    Grow(scratch.fq, rows * w.in);
     QASR_RETURN_IF_ERROR(kernels::FakeQuantizeActivations(*ctx.gemm, x, lda, rows, w.in,
                                                           scratch.fq.data(), w.in, ctx.pool));
     x = scratch.fq.data();

@@ -456,13 +456,9 @@ HWY_INLINE void GemvDots512(const WeightLayout& l, const uint8_t* const* tiles,
 #if HWY_TARGET == HWY_AVX3_DL
 template <int kBits>
 inline constexpr bool kGemvRowBlocks = kBits == 2 || kBits == 4;
-template <int kBits>
-inline constexpr bool kGemvMultiRow = kGemv512<kBits>;
 #else
 template <int kBits>
 inline constexpr bool kGemvRowBlocks = false;
-template <int kBits>
-inline constexpr bool kGemvMultiRow = false;
 #endif
 inline constexpr size_t kGemvRows = 4;
 
@@ -690,7 +686,7 @@ HWY_INLINE void TileStep(const A8Job& job, size_t m0, size_t m1, size_t t, size_
   {
     // 4 rows x 4 tiles would spill the ymm kernel; callers pick NT = 4 only
     // for <= 2 rows, or <= kGemvRows on the 512-bit GEMV.
-    constexpr bool kMultiRow = NT == 4 && !kPanel && kGemvMultiRow<kBits>;
+    constexpr bool kMultiRow = NT == 4 && !kPanel && kGemvRowBlocks<kBits>;
     ForRowBlocks<kMultiRow ? kGemvRows : 4>(m0, m1, [&]<size_t MR>(size_t m) {
       if constexpr (MR * NT <= 8 || kMultiRow)
         Micro<kBits, kPanel, MR, NT, kDots>(job, t, m, g0, g1, panel);

@@ -25,7 +25,7 @@ void Prewarm(const LinearWeights& l, size_t rows, LinearScratch& s) {
   if (l.is_packed) {
     (void)s.qx.Reshape(rows, l.packed.layout());
   } else if (l.act_bits == 8) {
-    if (s.fq.size() < rows * l.in) s.fq.resize(rows * l.in);
+    Grow(s.fq, rows * l.in);
   }
 }
 
@@ -112,8 +112,8 @@ Status DecoderState::Begin(const OpContext& ctx, const VggTransformerWeights& w,
   // <= beams query rows per thread), so steps never allocate.
   auto& att = buf_.attention;
   const size_t slots = NumThreads(ctx);
-  if (att.q.size() < slots * beams * most_d) att.q.resize(slots * beams * most_d);
-  if (att.scores.size() < slots * beams * frames) att.scores.resize(slots * beams * frames);
+  Grow(att.q, slots * beams * most_d);
+  Grow(att.scores, slots * beams * frames);
   for (const auto& cv : w.decoder_convs) Prewarm(cv.w, beams, buf_.linear);
   for (const auto& l : w.decoder_layers) PrewarmLayer(l, beams, buf_.linear);
   Prewarm(w.fc_out, beams, buf_.linear);

@@ -120,7 +120,8 @@ class Builder {
     l.in = in;
     l.out = out;
     l.bias = bias;
-    if (ActBits(module, false) == 8) {
+    const bool int8_inputs = ActBits(module, false) == 8;
+    if (int8_inputs) {
       // Quantized convolutions are stored dequantized (format 1.0); their
       // exact 8-bit form runs on the int8 kernels instead of fake-quantized
       // inputs times fp32 weights (the same product, rounded once).
@@ -131,11 +132,9 @@ class Builder {
         l.act_bits = 8;
         return l;
       }
-      l.panels = &out_.panels.emplace_back(std::move(w), out, in);
-      QASR_RETURN_IF_ERROR(SetFakeQuant(l));
-      return l;
     }
     l.panels = &out_.panels.emplace_back(std::move(w), out, in);
+    if (int8_inputs) QASR_RETURN_IF_ERROR(SetFakeQuant(l));
     return l;
   }
 
