@@ -103,12 +103,91 @@ void QuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, QuantizedAct
   }
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// QuantizePatches for one input channel and a 3 x 3 kernel (the first VGG
+// layer: 9 values a patch), one vector of neighbouring frequencies at a time.
+// The frames the patches touch are copied into zero-padded rows of
+// job.pixel_amax (row p holds frequency p - 1), so tap (i, j) of the patches
+// at frequencies f0.. is one unaligned load; lanes past the last frequency
+// compute on whatever follows and are never stored. Each lane then does what
+// the scalar definition does for its patch: amax over the 9 values, the
+// scale, codes and their sum; the codes are transposed into the rows.
+void QuantizePatches1x3(const PatchJob& job, size_t t0, size_t t1, QuantizedActivations& out) {
+  const QuantTag df;
+  const hn::RebindToSigned<QuantTag> di;
+  const hn::Rebind<int8_t, QuantTag> d8;
+  const size_t n = hn::Lanes(df), freq = job.freq, stride = freq + 2;
+  const size_t a0 = t0 >= 1 ? t0 - 1 : 0, a1 = std::min(job.time, t1 + 1);
+  float* zero_row = job.pixel_amax;  // then frames a0.., then n floats of slack
+  std::memset(zero_row, 0, stride * sizeof(float));
+  for (size_t tt = a0; tt < a1; ++tt) {
+    float* r = zero_row + (1 + tt - a0) * stride;
+    r[0] = 0.0f;
+    std::memcpy(r + 1, job.x + tt * freq, freq * sizeof(float));
+    r[freq + 1] = 0.0f;
+  }
+  std::memset(zero_row + (1 + a1 - a0) * stride, 0, n * sizeof(float));
+  const auto k127 = hn::Set(df, 127.0f);
+  HWY_ALIGN int8_t codes[9][16];
+  HWY_ALIGN float scales[16];
+  HWY_ALIGN int32_t sums[16];
+  for (size_t t = t0; t < t1; ++t) {
+    const float* rows[3];
+    for (size_t i = 0; i < 3; ++i) {
+      const size_t tt = t + i;  // frame tt - 1
+      rows[i] = tt >= 1 && tt - 1 < job.time ? zero_row + (tt - a0) * stride : zero_row;
+    }
+    for (size_t f0 = 0; f0 < freq; f0 += n) {
+      hn::Vec<QuantTag> v[9];
+      auto amax = hn::Zero(df);
+      for (size_t i = 0; i < 3; ++i)
+        for (size_t j = 0; j < 3; ++j) {
+          v[i * 3 + j] = hn::LoadU(df, rows[i] + f0 + j);
+          amax = hn::Max(amax, hn::Abs(v[i * 3 + j]));
+        }
+      // ActivationInverseScale lane-wise: 0 unless amax > 0 and 127 / amax
+      // is finite; the scale is amax / 127 where the inverse is not 0.
+      const auto inv_raw = hn::Div(k127, amax);
+      const auto ok = hn::And(hn::Gt(amax, hn::Zero(df)), hn::IsFinite(inv_raw));
+      const auto inv = hn::IfThenElseZero(ok, inv_raw);
+      const auto ok_i = hn::RebindMask(di, ok);
+      auto vsum = hn::Zero(di);
+      for (size_t k = 0; k < 9; ++k) {
+        const auto c = hn::IfThenElseZero(ok_i, hn::ConvertTo(di, RoundedCodes(v[k], inv)));
+        vsum = hn::Add(vsum, c);
+        hn::Store(hn::DemoteTo(d8, c), d8, codes[k]);
+      }
+      hn::Store(hn::IfThenElseZero(ok, hn::Div(amax, k127)), df, scales);
+      hn::Store(vsum, di, sums);
+      const size_t lanes = std::min(n, freq - f0);
+      const size_t m0 = (t - t0) * freq + f0;
+      std::memcpy(&out.scales[m0], scales, lanes * sizeof(float));
+      std::memcpy(&out.sums[m0], sums, lanes * sizeof(int32_t));
+      for (size_t l = 0; l < lanes; ++l) {
+        uint64_t lo = 0;
+        for (size_t k = 0; k < 8; ++k) lo |= uint64_t{static_cast<uint8_t>(codes[k][l])} << (8 * k);
+        const uint64_t words[2] = {lo, uint64_t{static_cast<uint8_t>(codes[8][l])}};
+        int8_t* q = out.row(m0 + l);
+        std::memcpy(q, words, sizeof(words));
+        std::memset(q + sizeof(words), 0, out.padded_cols - sizeof(words));
+      }
+    }
+  }
+}
+#endif
+
 // QuantizeRows of the im2col rows of a convolution (PatchJob) without
 // writing them: a patch's amax is the largest pixel amax of its window (zero
 // padding adds nothing), and each of its k rows of k * cin values is one
 // contiguous run of x, quantized in place of the copy. Same codes, scales and
 // sums as im2col + QuantizeRows, bit for bit.
 void QuantizePatches(const PatchJob& job, size_t t0, size_t t1, QuantizedActivations& out) {
+#if HWY_TARGET != HWY_SCALAR
+  if (job.cin == 1 && job.kernel == 3 && out.padded_cols >= 16) {
+    QuantizePatches1x3(job, t0, t1, out);
+    return;
+  }
+#endif
   const hn::RebindToSigned<QuantTag> di;
   const size_t k = job.kernel, pad = k / 2, cin = job.cin, freq = job.freq;
   const size_t run = k * cin;  // one kernel row of a patch

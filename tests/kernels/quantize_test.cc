@@ -128,7 +128,7 @@ TEST_P(QuantizeTest, ConvPatchesMatchIm2colThenQuantize) {
   const size_t time = 7;
   for (size_t cin : {1, 3, 16, 17})
     for (size_t k : {1, 3, 5})
-      for (size_t freq : {1, 2, 9, 40}) {
+      for (size_t freq : {1, 2, 9, 17, 40, 80}) {
         std::vector<float> x = testing::RandomActivations(
             time * freq * cin, static_cast<uint32_t>(cin * 100 + k + freq));
         std::fill(x.begin(), x.begin() + 2 * freq * cin, 0.0f);  // zero frames: zero patches
