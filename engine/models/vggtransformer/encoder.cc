@@ -44,27 +44,47 @@ FrameRange VggInputFrames(const VggTransformerWeights& w, size_t frames, size_t 
   return {s, e};
 }
 
-// The VGG blocks on feature frames [s0, e0): returns the chunk's output in
-// *out ([t][freq][channel], frame 0 = final frame s0 / pooling factor).
+// Default VGG chunk: about this many bytes per activation buffer. A chunk
+// runs on one thread through every VGG op, so its two buffers (and the
+// convolution's patch codes) should stay within that core's share of the
+// caches; smaller chunks recompute more halo frames at their edges.
+// Measured (bench_e2e, paper w2 and small-w8, 10 s and 60 s, 1 and 2
+// threads): 1 MiB with at least 40 steps was as fast as or faster than 2, 4,
+// 8 MiB and one whole-utterance chunk; 16 steps (25 % recomputed halo at
+// paper scale) was 10 % slower there.
+constexpr size_t kVggChunkBytes = size_t{1} << 20;
+// At least this many encoder steps per chunk: with two VGG blocks of two 3x3
+// convolutions and pools of 2, a chunk recomputes ~16 feature frames of halo,
+// under 10 % of 40 steps (160 frames).
+constexpr size_t kVggMinChunkSteps = 40;
+
+// Floats per feature frame of the widest VGG activation (a later block's
+// frames count at their own time scale, so this bounds every buffer).
+size_t VggFrameFloats(const VggTransformerWeights& w) {
+  const ModelConfig& cfg = w.config;
+  size_t most = static_cast<size_t>(cfg.input_feat) * static_cast<size_t>(cfg.in_channels);
+  for (const auto& blk : w.vgg)
+    for (const auto& cv : blk.convs) most = std::max(most, blk.freq_in * cv.shape.out_channels);
+  return most;
+}
+
+// The VGG blocks on feature frames [s0, e0), single-threaded in one slot's
+// buffers: returns the chunk's output in *out ([t][freq][channel], frame 0 =
+// final frame s0 / pooling factor).
 Status VggChunk(const OpContext& ctx, const VggTransformerWeights& w, const float* feats, size_t s0,
-                size_t e0, EncoderBuffers& buf, const float** out, size_t* out_t) {
+                size_t e0, VggSlot& buf, const float** out, size_t* out_t) {
   const ModelConfig& cfg = w.config;
   size_t t = e0 - s0, freq = static_cast<size_t>(cfg.input_feat);
   size_t c = static_cast<size_t>(cfg.in_channels);
-  size_t most = t * freq * c;
-  for (const auto& blk : w.vgg)
-    for (const auto& cv : blk.convs) most = std::max(most, t * blk.freq_in * cv.shape.out_channels);
-  Grow(buf.vgg_a, most);
-  Grow(buf.vgg_b, most);
-  float* cur = buf.vgg_a.data();
-  float* other = buf.vgg_b.data();
+  Grow(buf.a, t * VggFrameFloats(w));  // RunVgg sized them for its longest chunk
+  Grow(buf.b, t * VggFrameFloats(w));
+  float* cur = buf.a.data();
+  float* other = buf.b.data();
   // (B, T, C*F) viewed as (B, C, T, F): channels last is [t][f][c] = feats[t][c*F + f].
-  ParallelRanges(ctx, t, 16, [&](size_t i0, size_t i1) {
-    for (size_t i = i0; i < i1; ++i)
-      for (size_t ch = 0; ch < c; ++ch)
-        for (size_t f = 0; f < freq; ++f)
-          cur[(i * freq + f) * c + ch] = feats[((s0 + i) * c + ch) * freq + f];
-  });
+  for (size_t i = 0; i < t; ++i)
+    for (size_t ch = 0; ch < c; ++ch)
+      for (size_t f = 0; f < freq; ++f)
+        cur[(i * freq + f) * c + ch] = feats[((s0 + i) * c + ch) * freq + f];
   for (const auto& blk : w.vgg) {
     for (const auto& cv : blk.convs) {
       QASR_RETURN_IF_ERROR(Conv2d(ctx, cv.shape, cv.w, cur, t, freq, other, buf.conv));
@@ -89,48 +109,64 @@ Status VggChunk(const OpContext& ctx, const VggTransformerWeights& w, const floa
 // VGG blocks over chunks of frames (bounded activation memory for any
 // length; bit-identical to one pass over the whole utterance, since every
 // output row is computed from the same inputs by the same calls); returns the
-// flattened [t][c * freq + f] activations in buf.x.
+// flattened [t][c * freq + f] activations in buf.x. Each thread runs whole
+// chunks, every op of a chunk on one thread: no barrier between the ~12 ops
+// of a chunk, and each chunk's activations stay in that thread's caches
+// instead of being split between the cores op by op.
 Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float* feats,
               size_t frames, EncoderBuffers& buf, size_t* out_frames) {
   const size_t factor = PoolFactor(w);
-  size_t widest = static_cast<size_t>(w.config.in_channels);
-  for (const auto& blk : w.vgg)
-    for (const auto& cv : blk.convs) widest = std::max(widest, cv.shape.out_channels);
+  const size_t threads = NumThreads(ctx);
   const size_t t_out = EncoderFrames(w, frames);
   const size_t c =
       w.vgg.empty() ? static_cast<size_t>(w.config.in_channels) : w.vgg.back().channels_out;
   const size_t freq =
       w.vgg.empty() ? static_cast<size_t>(w.config.input_feat) : w.vgg.back().freq_out;
-  // Feature frames per chunk (~8 MiB per activation buffer unless set), then
-  // the encoder steps they make.
-  size_t chunk = buf.vgg_chunk_frames;
-  if (chunk == 0) {
-    const size_t row_bytes = static_cast<size_t>(w.config.input_feat) * widest * sizeof(float);
-    chunk = std::max<size_t>(64, (size_t{8} << 20) / row_bytes);
+  // Encoder steps per chunk: as set, or about kVggChunkBytes per activation
+  // buffer but at least kVggMinChunkSteps, in a multiple of `threads` chunks
+  // of equal size.
+  size_t chunk = buf.vgg_chunk_frames / factor;
+  if (buf.vgg_chunk_frames == 0) {
+    const size_t step_bytes = VggFrameFloats(w) * factor * sizeof(float);
+    chunk = std::max(kVggMinChunkSteps, kVggChunkBytes / step_bytes);
+    size_t chunks = (t_out + chunk - 1) / chunk;
+    chunks = std::min(t_out, (chunks + threads - 1) / threads * threads);
+    chunk = (t_out + chunks - 1) / chunks;
   }
-  chunk = std::max<size_t>(1, chunk / factor);
+  chunk = std::max<size_t>(1, chunk);
+  const size_t chunks = (t_out + chunk - 1) / chunk;
+  // Every slot's buffers sized once for the longest chunk (allocated here,
+  // first touched by the thread that uses them).
+  size_t longest = 0;
+  for (size_t i = 0; i < chunks; ++i) {
+    const FrameRange in = VggInputFrames(w, frames, i * chunk, std::min(t_out, (i + 1) * chunk));
+    longest = std::max(longest, in.end - in.begin);
+  }
+  if (buf.vgg.size() < std::min(threads, chunks)) buf.vgg.resize(std::min(threads, chunks));
+  for (VggSlot& slot : buf.vgg) {
+    Grow(slot.a, longest * VggFrameFloats(w));
+    Grow(slot.b, longest * VggFrameFloats(w));
+  }
   Grow(buf.x, t_out * c * freq);
   float* flat = buf.x.data();
-  for (size_t o0 = 0; o0 < t_out; o0 += chunk) {
-    const size_t o1 = std::min(t_out, o0 + chunk);
+  const OpContext single = SingleThreaded(ctx);
+  QASR_RETURN_IF_ERROR(ParallelSlots(ctx, chunks, [&](size_t slot, size_t i) -> Status {
+    const size_t o0 = i * chunk, o1 = std::min(t_out, o0 + chunk);
     const FrameRange in = VggInputFrames(w, frames, o0, o1);
     const float* out = nullptr;
     size_t t = 0;
-    QASR_RETURN_IF_ERROR(VggChunk(ctx, w, feats, in.begin, in.end, buf, &out, &t));
+    QASR_RETURN_IF_ERROR(VggChunk(single, w, feats, in.begin, in.end, buf.vgg[slot], &out, &t));
     const size_t first = in.begin / factor;  // the chunk's frame 0
     if (first > o0 || first + t < o1) return Internal("vgg chunk does not cover its frames");
-    ParallelRanges(ctx, o1 - o0, 16, [&](size_t i0, size_t i1) {
-      for (size_t i = o0 + i0; i < o0 + i1; ++i)
-        for (size_t f = 0; f < freq; ++f)
-          for (size_t ch = 0; ch < c; ++ch)
-            flat[i * c * freq + ch * freq + f] = out[((i - first) * freq + f) * c + ch];
-    });
-  }
+    for (size_t o = o0; o < o1; ++o)
+      for (size_t f = 0; f < freq; ++f)
+        for (size_t ch = 0; ch < c; ++ch)
+          flat[o * c * freq + ch * freq + f] = out[((o - first) * freq + f) * c + ch];
+    return Status::Ok();
+  }));
   *out_frames = t_out;
   // The chunk buffers are not needed by the transformer layers.
-  Scratch().swap(buf.vgg_a);
-  Scratch().swap(buf.vgg_b);
-  buf.conv = Conv2dScratch{};
+  std::vector<VggSlot>().swap(buf.vgg);
   return Status::Ok();
 }
 

@@ -14,14 +14,19 @@
 
 namespace qasr::engine {
 
+// One thread's VGG chunk buffers.
+struct VggSlot {
+  Scratch a, b;  // ping-pong [time][freq][channel] of one chunk
+  Conv2dScratch conv;
+};
+
 struct EncoderBuffers {
   // Feature frames per VGG chunk (rounded down to a multiple of the pooling
-  // factor, at least one factor; 0: ~8 MiB of activations per chunk). The
-  // results do not depend on it.
+  // factor, at least one factor; 0: ~1 MiB per activation buffer, and a
+  // multiple of the thread count of chunks). The results do not depend on it.
   size_t vgg_chunk_frames = 0;
-  Scratch vgg_a, vgg_b;  // ping-pong [time][freq][channel] of one chunk
-  Conv2dScratch conv;
-  Scratch x, adapted;  // [frames][width]
+  std::vector<VggSlot> vgg;  // one per thread running VGG chunks
+  Scratch x, adapted;        // [frames][width]
   LayerBuffers layer;
   // Frees every buffer, keeping the settings. RunEncoder already frees the
   // VGG chunk buffers once the VGG blocks are done and a wider input once an
