@@ -9,9 +9,9 @@
 
 namespace qasr::engine {
 
-Result<const kernels::DensePanels*> LazyPanels::Get() const {
-  std::call_once(once_, [this] {
-    status_ = kernels::PackPanels(w_, transposed_ ? n_ : k_, n_, k_, transposed_, panels_);
+Result<const kernels::DensePanels*> LazyPanels::Get(kernels::ThreadPool* pool) const {
+  std::call_once(once_, [this, pool] {
+    status_ = kernels::PackPanels(w_, transposed_ ? n_ : k_, n_, k_, transposed_, panels_, pool);
     if (!status_.ok()) return;
     // The panels are the only copy read from now on.
     std::vector<float>().swap(owned_);
@@ -96,7 +96,7 @@ Status Linear(const OpContext& ctx, const LinearWeights& w, const float* x, size
     lda = w.in;
   }
   if (w.panels == nullptr) return InvalidArgument("linear: weights not set");
-  Result<const kernels::DensePanels*> panels = w.panels->Get();
+  Result<const kernels::DensePanels*> panels = w.panels->Get(ctx.pool);
   if (!panels.ok()) return panels.status();
   return kernels::DenseGemmPanels(*ctx.dense, x, lda, rows, **panels, w.bias, y, ldy, ctx.pool);
 }

@@ -53,8 +53,10 @@ class LazyPanels {
   LazyPanels(const LazyPanels&) = delete;
   LazyPanels& operator=(const LazyPanels&) = delete;
 
-  // The packed panels (packs them on the first call; thread-safe).
-  Result<const kernels::DensePanels*> Get() const;
+  // The packed panels (packs them on the first call, on `pool`'s threads if
+  // given; thread-safe). Pass a pool only from outside its parallel loops
+  // (OpContext::pool): a concurrent first Get() waits for the packing.
+  Result<const kernels::DensePanels*> Get(kernels::ThreadPool* pool = nullptr) const;
   size_t n() const { return n_; }
   size_t k() const { return k_; }
 

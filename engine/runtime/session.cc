@@ -92,6 +92,12 @@ Status Session::Encode(std::span<const float> feats, size_t frames, size_t valid
   // peak memory is the larger phase, not the sum (docs/ARCHITECTURE.md).
   decoder_ = DecoderState{};
   const Status st = Guarded("Encode", [&] {
+    // Weights not packed yet (the model's first encoder run) are packed
+    // side by side on every thread, not one layer at a time as reached.
+    if (!encoder_packed_) {
+      QASR_RETURN_IF_ERROR(PackAllPanels(w, ctx_.pool, ModelPart::kEncoder));
+      encoder_packed_ = true;
+    }
     return RunEncoder(ctx_, w, feats.data(), frames, valid_frames, enc_buf_, enc_out_);
   });
   enc_buf_.Release();
@@ -108,6 +114,10 @@ Status Session::BeginDecode(int beams, int max_steps) {
   if (beams > 4096) return InvalidArgument("beams must be <= 4096");
   if (max_steps < 0 || max_steps > kMaxSteps) return InvalidArgument("max_steps out of range");
   QASR_RETURN_IF_ERROR(Guarded("BeginDecode", [&] {
+    if (!decoder_packed_) {
+      QASR_RETURN_IF_ERROR(PackAllPanels(model_->weights(), ctx_.pool, ModelPart::kDecoder));
+      decoder_packed_ = true;
+    }
     return decoder_.Begin(ctx_, model_->weights(), enc_out_.data(), enc_frames_, enc_valid_,
                           static_cast<size_t>(beams), static_cast<size_t>(max_steps));
   }));

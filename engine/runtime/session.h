@@ -112,6 +112,9 @@ class Session {
   std::vector<float> enc_out_;
   size_t enc_frames_ = 0, enc_valid_ = 0;
   bool decoding_ = false;
+  // The model's fp32 encoder / decoder weights are packed (PackAllPanels
+  // once per session: a model may be shared by several sessions).
+  bool encoder_packed_ = false, decoder_packed_ = false;
   DecoderState decoder_;
 };
 

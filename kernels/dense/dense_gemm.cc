@@ -46,8 +46,8 @@ Status DenseGemm(const DenseKernels& kernels, const float* x, size_t lda, size_t
   return Status::Ok();
 }
 
-Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed,
-                  DensePanels& out) {
+Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed, DensePanels& out,
+                  ThreadPool* pool) {
   if (n == 0 || k == 0) return InvalidArgument("pack panels: empty matrix");
   if (w == nullptr) return InvalidArgument("pack panels: null weights");
   if (ldw < (transposed ? n : k)) return InvalidArgument("pack panels: stride too small");
@@ -60,7 +60,7 @@ Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transpose
   out.n = n;
   out.k = k;
   out.panels = panels;
-  for (size_t p = 0; p < panels; ++p) {
+  auto pack = [&](size_t p) {
     float* dst = out.data.get() + p * k * kPanelCols;
     const size_t n0 = p * kPanelCols, cols = std::min(kPanelCols, n - n0);
     for (size_t kk = 0; kk < k; ++kk, dst += kPanelCols) {
@@ -68,6 +68,17 @@ Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transpose
         dst[c] = transposed ? w[kk * ldw + n0 + c] : w[(n0 + c) * ldw + kk];
       for (size_t c = cols; c < kPanelCols; ++c) dst[c] = 0.0f;
     }
+  };
+  // At least ~64 KiB of panels per task.
+  const size_t per_task = std::max<size_t>(1, (size_t{1} << 14) / (k * kPanelCols));
+  const size_t tasks = (panels + per_task - 1) / per_task;
+  auto task = [&](size_t t) {
+    for (size_t p = t * per_task; p < std::min(panels, (t + 1) * per_task); ++p) pack(p);
+  };
+  if (pool == nullptr || pool->num_threads() == 1 || tasks == 1) {
+    for (size_t t = 0; t < tasks; ++t) task(t);
+  } else {
+    pool->ParallelFor(tasks, task);
   }
   return Status::Ok();
 }

@@ -55,9 +55,12 @@ struct DensePanels {
 };
 
 // Packs w as [N][K] (row stride ldw; transposed = false) or as [K][N]
-// (transposed = true). Reuses out's storage when large enough.
-Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed,
-                  DensePanels& out);
+// (transposed = true). Reuses out's storage when large enough. With a pool,
+// the panels are split between its threads, so a weight matrix packed on its
+// first use (engine::LazyPanels) costs its copy and the page faults of the
+// new panels once per thread, not serially; the bytes are the same.
+Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed, DensePanels& out,
+                  ThreadPool* pool = nullptr);
 
 struct PanelJob {
   const float* x = nullptr;  // [M][K], row stride lda

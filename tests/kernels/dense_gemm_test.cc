@@ -101,6 +101,31 @@ TEST(DenseGemm, PanelsMatchReference) {
   }
 }
 
+// Packing split between threads writes the same panels, padding included:
+// one panel per task (K = 1500), several per task (K = 64), N not a multiple
+// of the panel width, both source layouts, 2 and 3 threads.
+TEST(DenseGemm, PackPanelsOnAPoolIsBitIdentical) {
+  const size_t dims[][2] = {{1, 1}, {17, 64}, {100, 1500}, {1024, 64}, {333, 257}};
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist;
+  for (size_t threads : {2, 3}) {
+    ThreadPool pool(threads);
+    for (const auto& [n, k] : dims)
+      for (bool transposed : {false, true}) {
+        const size_t ldw = (transposed ? n : k) + 3;
+        std::vector<float> w((transposed ? k : n) * ldw);
+        for (auto& v : w) v = dist(rng);
+        DensePanels serial, parallel;
+        ASSERT_TRUE(PackPanels(w.data(), ldw, n, k, transposed, serial).ok());
+        ASSERT_TRUE(PackPanels(w.data(), ldw, n, k, transposed, parallel, &pool).ok());
+        ASSERT_EQ(serial.panels, parallel.panels);
+        const size_t floats = serial.panels * k * kPanelCols;
+        EXPECT_EQ(std::memcmp(serial.data.get(), parallel.data.get(), floats * sizeof(float)), 0)
+            << "N" << n << " K" << k << " transposed " << transposed << " threads " << threads;
+      }
+  }
+}
+
 TEST(DenseGemm, SoftmaxMatchesReference) {
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.0f, 4.0f);

@@ -299,13 +299,17 @@ Result<std::unique_ptr<VggTransformerWeights>> LoadVggTransformer(const ModelFil
   Builder b(file, *w);
   QASR_RETURN_IF_ERROR(b.ReadActivationBits());
   QASR_RETURN_IF_ERROR(b.Encoder());
+  w->encoder_panels = w->panels.size();
   QASR_RETURN_IF_ERROR(b.Decoder());
   return w;
 }
 
-Status PackAllPanels(const VggTransformerWeights& w, kernels::ThreadPool* pool) {
+Status PackAllPanels(const VggTransformerWeights& w, kernels::ThreadPool* pool, ModelPart part) {
+  const size_t begin = part == ModelPart::kDecoder ? w.encoder_panels : 0;
+  const size_t end = part == ModelPart::kEncoder ? w.encoder_panels : w.panels.size();
   std::vector<const LazyPanels*> all;
-  for (const LazyPanels& p : w.panels) all.push_back(&p);
+  for (size_t i = begin; i < end; ++i) all.push_back(&w.panels[i]);
+  if (all.empty()) return Status::Ok();
   std::vector<Status> status(all.size());
   auto task = [&](size_t i) {
     auto r = all[i]->Get();

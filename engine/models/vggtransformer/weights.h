@@ -79,14 +79,20 @@ struct VggTransformerWeights {
   LinearWeights fc_out;
   std::deque<std::vector<float>> owned;       // converted f16 copies
   std::deque<LazyPanels> panels;              // fp32 Linear/conv weights (never moved)
+  size_t encoder_panels = 0;                  // panels[0, n) are the encoder's
   std::deque<kernels::PackedWeights> packed;  // exact w8 forms of stored-f32 convs
 };
 
 // Checks the file against the registry (CheckModelTensors), then resolves.
 Result<std::unique_ptr<VggTransformerWeights>> LoadVggTransformer(const ModelFile& file);
 
-// Packs every fp32 GEMM weight now instead of on first use (thread-safe);
-// pool may be null.
-Status PackAllPanels(const VggTransformerWeights& w, kernels::ThreadPool* pool);
+enum class ModelPart { kAll, kEncoder, kDecoder };
+
+// Packs the fp32 GEMM weights of `part` now instead of on first use, one
+// weight per task on the pool's threads (pool may be null): each weight's
+// copy, the page faults of its new panels and the release of its source
+// pages run beside the others'. Thread-safe; a packed weight costs a check.
+Status PackAllPanels(const VggTransformerWeights& w, kernels::ThreadPool* pool,
+                     ModelPart part = ModelPart::kAll);
 
 }  // namespace qasr::engine
