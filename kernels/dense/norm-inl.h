@@ -94,6 +94,63 @@ void LayerNormRowsKernel(const float* x, size_t ldx, size_t rows, size_t dim, co
   }
 }
 
+// Mean and summed squared deviation over frequency of V (1, 2 or 4)
+// consecutive vectors of channels from c0, accumulated in registers (V
+// independent chains) instead of through memory; every channel is summed in
+// frequency order in double, as the reference does, so the bits are the same.
+template <size_t V>
+HWY_INLINE void FreqMoments(const float* xt, size_t freq, size_t channels, size_t c0,
+                            double* HWY_RESTRICT mean, double* HWY_RESTRICT var) {
+  static_assert(V == 1 || V == 2 || V == 4);
+  const NormTag d;
+  const hn::Rebind<float, NormTag> df;
+  const size_t lanes = hn::Lanes(d);
+  // Named accumulators (sizeless SVE vectors cannot form arrays).
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  auto x_at = [&](const float* row, size_t v) {
+    return hn::PromoteTo(d, hn::LoadU(df, row + v * lanes));
+  };
+  for (size_t f = 0; f < freq; ++f) {
+    const float* row = xt + f * channels + c0;
+    s0 = hn::Add(s0, x_at(row, 0));
+    if constexpr (V >= 2) s1 = hn::Add(s1, x_at(row, 1));
+    if constexpr (V == 4) {
+      s2 = hn::Add(s2, x_at(row, 2));
+      s3 = hn::Add(s3, x_at(row, 3));
+    }
+  }
+  const auto n = hn::Set(d, static_cast<double>(freq));
+  s0 = hn::Div(s0, n);
+  s1 = hn::Div(s1, n);
+  s2 = hn::Div(s2, n);
+  s3 = hn::Div(s3, n);
+  auto q0 = hn::Zero(d), q1 = hn::Zero(d), q2 = hn::Zero(d), q3 = hn::Zero(d);
+  auto square = [](auto dv) { return hn::Mul(dv, dv); };
+  for (size_t f = 0; f < freq; ++f) {
+    const float* row = xt + f * channels + c0;
+    q0 = hn::Add(q0, square(hn::Sub(x_at(row, 0), s0)));
+    if constexpr (V >= 2) q1 = hn::Add(q1, square(hn::Sub(x_at(row, 1), s1)));
+    if constexpr (V == 4) {
+      q2 = hn::Add(q2, square(hn::Sub(x_at(row, 2), s2)));
+      q3 = hn::Add(q3, square(hn::Sub(x_at(row, 3), s3)));
+    }
+  }
+  double* mc = mean + c0;
+  double* vc = var + c0;
+  hn::StoreU(s0, d, mc);
+  hn::StoreU(q0, d, vc);
+  if constexpr (V >= 2) {
+    hn::StoreU(s1, d, mc + lanes);
+    hn::StoreU(q1, d, vc + lanes);
+  }
+  if constexpr (V == 4) {
+    hn::StoreU(s2, d, mc + 2 * lanes);
+    hn::StoreU(q2, d, vc + 2 * lanes);
+    hn::StoreU(s3, d, mc + 3 * lanes);
+    hn::StoreU(q3, d, vc + 3 * lanes);
+  }
+}
+
 // Frame by frame; `acc` holds 3 * channels doubles of scratch.
 void LayerNormFreqKernel(float* x, size_t time, size_t freq, size_t channels, const float* gamma,
                          const float* beta, float eps, bool relu, double* HWY_RESTRICT acc) {
@@ -108,27 +165,20 @@ void LayerNormFreqKernel(float* x, size_t time, size_t freq, size_t channels, co
   const auto fzero = hn::Zero(df);
   for (size_t t = 0; t < time; ++t) {
     float* xt = x + t * freq * channels;
-    for (size_t c = 0; c < channels; ++c) mean[c] = var[c] = 0.0;
-    for (size_t f = 0; f < freq; ++f) {
-      const float* row = xt + f * channels;
-      size_t c = 0;
-      for (; c < body; c += lanes)
-        hn::StoreU(hn::Add(hn::LoadU(d, mean + c), hn::PromoteTo(d, hn::LoadU(df, row + c))), d,
-                   mean + c);
-      for (; c < channels; ++c) mean[c] += row[c];
-    }
-    for (size_t c = 0; c < channels; ++c) mean[c] /= static_cast<double>(freq);
-    for (size_t f = 0; f < freq; ++f) {
-      const float* row = xt + f * channels;
-      size_t c = 0;
-      for (; c < body; c += lanes) {
-        const auto dv = hn::Sub(hn::PromoteTo(d, hn::LoadU(df, row + c)), hn::LoadU(d, mean + c));
-        hn::StoreU(hn::Add(hn::LoadU(d, var + c), hn::Mul(dv, dv)), d, var + c);
+    size_t c = 0;
+    for (; c + 4 * lanes <= body; c += 4 * lanes) FreqMoments<4>(xt, freq, channels, c, mean, var);
+    for (; c + 2 * lanes <= body; c += 2 * lanes) FreqMoments<2>(xt, freq, channels, c, mean, var);
+    for (; c < body; c += lanes) FreqMoments<1>(xt, freq, channels, c, mean, var);
+    for (; c < channels; ++c) {
+      double sum = 0.0, sq = 0.0;
+      for (size_t f = 0; f < freq; ++f) sum += xt[f * channels + c];
+      sum /= static_cast<double>(freq);
+      for (size_t f = 0; f < freq; ++f) {
+        const double dv = xt[f * channels + c] - sum;
+        sq += dv * dv;
       }
-      for (; c < channels; ++c) {
-        const double dv = row[c] - mean[c];
-        var[c] += dv * dv;
-      }
+      mean[c] = sum;
+      var[c] = sq;
     }
     for (size_t c = 0; c < channels; ++c) {
       m[c] = static_cast<float>(mean[c]);
