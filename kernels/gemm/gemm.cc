@@ -102,10 +102,10 @@ Status QuantizeConvPatches(const GemmKernels& k, const float* x, size_t time, si
   if (w.shape.cols != kernel * kernel * cin || w.groups != 1)
     return InvalidArgument("patch quantization needs whole-row groups of k * k * cin columns");
   QASR_RETURN_IF_ERROR(out.Reshape((t1 - t0) * freq, w));
-  // PatchJob::pixel_amax: the pixel maxima of the frames the patches touch,
-  // or (one channel, 3 x 3) those frames zero-padded plus a zero row.
+  // PatchJob::pixel_amax: a zero row and the frames the patches touch,
+  // zero-padded, then (see QuantizePatches) slack and one frame's scales.
   const size_t frames = t1 - t0 + kernel - 1;
-  const size_t need = std::max(frames * freq, (frames + 1) * (freq + 2) + 16);
+  const size_t need = (frames + 2) * (freq + kernel + 16) + 16;
   if (scratch.size() < need) scratch.resize(need);
   const PatchJob job{x, time, freq, cin, kernel, scratch.data()};
   k.quantize_patches(job, t0, t1, out);

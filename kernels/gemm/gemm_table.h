@@ -43,9 +43,10 @@ using QuantizeFn = void (*)(const float* x, size_t lda, size_t m0, size_t m1,
 // The patches of a k x k, stride 1, zero-padded convolution over
 // channels-last x[time][freq][cin]: patch (t, f) is row (t - t0) * freq + f
 // of `out`, columns (i * k + j) * cin + c (engine/ops/conv2d.h).
-// pixel_amax: scratch of F = t1 - t0 + kernel - 1 frames: max_c |x[t][f][c]|
-// of the frames the patches touch (F * freq floats), or for one channel and
-// a 3 x 3 kernel those frames zero-padded ((F + 1) * (freq + 2) + 16 floats).
+// pixel_amax: scratch of (F + 2) * (freq + kernel + 16) + 16 floats, F =
+// t1 - t0 + kernel - 1 (the frames the patches touch): those frames' pixel
+// maxima max_c |x[t][f][c]| (or, one channel, the frames themselves) in
+// zero-padded rows, and one frame's patch scales.
 struct PatchJob {
   const float* x = nullptr;
   size_t time = 0, freq = 0, cin = 0, kernel = 3;

@@ -188,30 +188,59 @@ void QuantizePatches(const PatchJob& job, size_t t0, size_t t1, QuantizedActivat
     return;
   }
 #endif
+  const QuantTag df;
   const hn::RebindToSigned<QuantTag> di;
+  const size_t n = hn::Lanes(df);
   const size_t k = job.kernel, pad = k / 2, cin = job.cin, freq = job.freq;
   const size_t run = k * cin;  // one kernel row of a patch
   const size_t cols = k * run;
   const size_t a0 = t0 >= pad ? t0 - pad : 0, a1 = std::min(job.time, t1 + pad);
-  for (size_t p = 0; p < (a1 - a0) * freq; ++p)
-    job.pixel_amax[p] = RowAbsMax(job.x + (a0 * freq + p) * cin, cin);
+  // Scratch: a zero row, then the pixel maxima of frames [a0, a1) in rows
+  // zero-padded by `pad` each side (row p holds frequency p - pad), n floats
+  // of slack, then one frame's patch inverse scales (freq + n floats).
+  const size_t stride = freq + 2 * pad;
+  float* zero_row = job.pixel_amax;
+  float* amax_rows = zero_row + stride;
+  float* inv_row = amax_rows + (a1 - a0) * stride + n;
+  std::memset(zero_row, 0, stride * sizeof(float));
+  for (size_t tt = a0; tt < a1; ++tt) {
+    float* r = amax_rows + (tt - a0) * stride;
+    std::memset(r, 0, pad * sizeof(float));
+    for (size_t f = 0; f < freq; ++f) r[pad + f] = RowAbsMax(job.x + (tt * freq + f) * cin, cin);
+    std::memset(r + pad + freq, 0, pad * sizeof(float));
+  }
+  std::memset(amax_rows + (a1 - a0) * stride, 0, n * sizeof(float));
+  const auto k127 = hn::Set(df, 127.0f);
+  HWY_ALIGN float scales[16];
   // Patches of up to kSmall values are gathered into one buffer and
-  // quantized in whole vectors (a one-channel 3 x 3 patch is 3 runs of 3).
+  // quantized in whole vectors (a two-channel 3 x 3 patch is 3 runs of 6).
   constexpr size_t kSmall = 64;
   HWY_ALIGN float small[kSmall];
-  for (size_t t = t0; t < t1; ++t)
+  for (size_t t = t0; t < t1; ++t) {
+    // A patch's amax is the largest pixel amax of its window (zero padding
+    // adds nothing): k * k shifted loads give a vector of neighbouring
+    // patches' maxima; then ActivationInverseScale and the scale lane-wise.
+    for (size_t f0 = 0; f0 < freq; f0 += n) {
+      auto amax = hn::Zero(df);
+      for (size_t i = 0; i < k; ++i) {
+        const size_t tt = t + i;  // frame tt - pad
+        const float* r =
+            tt >= pad && tt - pad < job.time ? amax_rows + (tt - pad - a0) * stride : zero_row;
+        for (size_t j = 0; j < k; ++j) amax = hn::Max(amax, hn::LoadU(df, r + f0 + j));
+      }
+      const auto inv_raw = hn::Div(k127, amax);
+      const auto ok = hn::And(hn::Gt(amax, hn::Zero(df)), hn::IsFinite(inv_raw));
+      hn::StoreU(hn::IfThenElseZero(ok, inv_raw), df, inv_row + f0);
+      hn::Store(hn::IfThenElseZero(ok, hn::Div(amax, k127)), df, scales);
+      std::memcpy(&out.scales[(t - t0) * freq + f0], scales,
+                  std::min(n, freq - f0) * sizeof(float));
+    }
     for (size_t f = 0; f < freq; ++f) {
       const size_t m = (t - t0) * freq + f;
       // Window frames [ta, tb) and frequencies [fa, fb), clipped.
       const size_t ta = t >= pad ? t - pad : 0, tb = std::min(job.time, t + k - pad);
       const size_t fa = f >= pad ? f - pad : 0, fb = std::min(freq, f + k - pad);
-      float amax = 0.0f;
-      for (size_t tt = ta; tt < tb; ++tt) {
-        const float* a = job.pixel_amax + (tt - a0) * freq;
-        for (size_t ff = fa; ff < fb; ++ff) amax = a[ff] > amax ? a[ff] : amax;
-      }
-      const float inv = ActivationInverseScale(amax);
-      out.scales[m] = inv == 0.0f ? 0.0f : amax / 127.0f;
+      const float inv = inv_row[f];
       int8_t* q = out.row(m);
       std::memset(q + cols, 0, out.padded_cols - cols);
       const bool interior = tb - ta == k && fb - fa == k;
@@ -235,6 +264,7 @@ void QuantizePatches(const PatchJob& job, size_t t0, size_t t1, QuantizedActivat
       }
       out.sums[m] = hn::GetLane(hn::SumOfLanes(di, vsum));
     }
+  }
 }
 
 // y = xq * sx for rows [m0, m1): the dequantized int8 codes of each row, for
