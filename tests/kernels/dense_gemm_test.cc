@@ -105,6 +105,7 @@ TEST(DenseGemm, PanelsMatchReference) {
 // one panel per task (K = 1500), several per task (K = 64), N not a multiple
 // of the panel width, both source layouts, 2 and 3 threads.
 TEST(DenseGemm, PackPanelsOnAPoolIsBitIdentical) {
+  if (testing::NoThreads()) GTEST_SKIP() << "QASR_TEST_NO_THREADS is set";
   const size_t dims[][2] = {{1, 1}, {17, 64}, {100, 1500}, {1024, 64}, {333, 257}};
   std::mt19937 rng(11);
   std::normal_distribution<float> dist;
