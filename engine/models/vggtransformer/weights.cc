@@ -113,19 +113,6 @@ class Builder {
     return [mapping](std::span<const uint8_t> range) { MappedFile::ReleasePages(mapping, range); };
   }
 
-  // Quantized convolutions are stored dequantized (format 1.0); when rows
-  // [l.out][l.in] are an exact 8-bit grid (ExactW8FromF32), l runs on the
-  // int8 kernels instead of fake-quantized inputs times fp32 weights: the
-  // same product, rounded once. False (l unchanged) otherwise.
-  bool TryExactW8(const float* rows, LinearWeights& l) {
-    Result<kernels::PackedWeights> w8 = ExactW8FromF32(rows, l.out, l.in);
-    if (!w8.ok()) return false;
-    l.packed = out_.packed.emplace_back(std::move(*w8)).view();
-    l.is_packed = true;
-    l.act_bits = 8;
-    return true;
-  }
-
   // A Linear over a weight we had to rearrange (f32).
   Result<LinearWeights> OwnedLinear(const std::string& module, std::vector<float> w, size_t in,
                                     size_t out, const float* bias) {
@@ -134,7 +121,18 @@ class Builder {
     l.out = out;
     l.bias = bias;
     const bool int8_inputs = ActBits(module, false) == 8;
-    if (int8_inputs && TryExactW8(w.data(), l)) return l;
+    if (int8_inputs) {
+      // Quantized convolutions are stored dequantized (format 1.0); their
+      // exact 8-bit form runs on the int8 kernels instead of fake-quantized
+      // inputs times fp32 weights (the same product, rounded once).
+      Result<kernels::PackedWeights> w8 = ExactW8FromF32(w.data(), out, in);
+      if (w8.ok()) {
+        l.packed = out_.packed.emplace_back(std::move(*w8)).view();
+        l.is_packed = true;
+        l.act_bits = 8;
+        return l;
+      }
+    }
     l.panels = &out_.panels.emplace_back(std::move(w), out, in);
     if (int8_inputs) QASR_RETURN_IF_ERROR(SetFakeQuant(l));
     return l;
@@ -265,22 +263,9 @@ class Builder {
       const size_t cols = dw.kernel * dw.in;
       dw.w.in = cols;
       dw.w.out = dw.out;
+      dw.w.panels = &out_.panels.emplace_back(raw, dw.out, cols, true, Releaser());
       dw.w.bias = bias;
-      bool exact = false;
-      if (ActBits(mod, false) == 8) {
-        // The exact int8 form, as for the VGG convolutions, from [out][cols].
-        std::vector<float> rows(dw.out * cols);
-        for (size_t k = 0; k < cols; ++k)
-          for (size_t o = 0; o < dw.out; ++o) rows[o * cols + k] = raw[k * dw.out + o];
-        exact = TryExactW8(rows.data(), dw.w);
-        if (exact)
-          if (auto release = Releaser())
-            release({reinterpret_cast<const uint8_t*>(raw), cols * dw.out * sizeof(float)});
-      }
-      if (!exact) {
-        dw.w.panels = &out_.panels.emplace_back(raw, dw.out, cols, true, Releaser());
-        if (ActBits(mod, false) == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(dw.w));
-      }
+      if (ActBits(mod, false) == 8) QASR_RETURN_IF_ERROR(SetFakeQuant(dw.w));
       dw.has_ln = cc.layer_norm;
       if (dw.has_ln)
         QASR_TRY(dw.ln, Norm("decoder.conv_layers." + std::to_string(index++), dw.out));
