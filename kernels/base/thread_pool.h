@@ -65,4 +65,15 @@ class ThreadPool {
   std::atomic<size_t> tasks_done_{0};
 };
 
+// pool->ParallelFor(num_tasks, fn), or without a pool every task in order on
+// the calling thread (as ParallelFor itself does with one thread or task).
+template <class F>
+void ParallelFor(ThreadPool* pool, size_t num_tasks, const F& fn) {
+  if (pool == nullptr) {
+    for (size_t t = 0; t < num_tasks; ++t) fn(t);
+    return;
+  }
+  pool->ParallelFor(num_tasks, fn);
+}
+
 }  // namespace qasr::kernels

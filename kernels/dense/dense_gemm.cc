@@ -38,11 +38,7 @@ Status DenseGemm(const DenseKernels& kernels, const float* x, size_t lda, size_t
     kernels.tile(job, m0, std::min(m, m0 + row_block), n0, std::min(n, n0 + col_block));
   };
   const size_t tasks = row_tasks * col_tasks;
-  if (pool == nullptr || threads == 1 || tasks == 1) {
-    for (size_t i = 0; i < tasks; ++i) task(i);
-  } else {
-    pool->ParallelFor(tasks, task);
-  }
+  ParallelFor(pool, tasks, task);
   return Status::Ok();
 }
 
@@ -75,11 +71,7 @@ Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transpose
   auto task = [&](size_t t) {
     for (size_t p = t * per_task; p < std::min(panels, (t + 1) * per_task); ++p) pack(p);
   };
-  if (pool == nullptr || pool->num_threads() == 1 || tasks == 1) {
-    for (size_t t = 0; t < tasks; ++t) task(t);
-  } else {
-    pool->ParallelFor(tasks, task);
-  }
+  ParallelFor(pool, tasks, task);
   return Status::Ok();
 }
 
@@ -111,11 +103,7 @@ Status DenseGemmPanels(const DenseKernels& kernels, const float* x, size_t lda, 
     kernels.panel_tile(job, m0, std::min(m, m0 + row_block), p0,
                        std::min(w.panels, p0 + panel_block));
   };
-  if (pool == nullptr || threads == 1 || tasks == 1) {
-    for (size_t i = 0; i < tasks; ++i) task(i);
-  } else {
-    pool->ParallelFor(tasks, task);
-  }
+  ParallelFor(pool, tasks, task);
   return Status::Ok();
 }
 

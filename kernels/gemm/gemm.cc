@@ -46,11 +46,7 @@ void RunTiles(size_t rows, size_t tiles, ThreadPool* pool, const Fn& fn) {
     const size_t m0 = rb * p.row_block, t0 = tb * p.tile_block;
     fn(m0, std::min(rows, m0 + p.row_block), t0, std::min(tiles, t0 + p.tile_block));
   };
-  if (pool == nullptr) {
-    for (size_t i = 0; i < p.tasks(); ++i) task(i);
-  } else {
-    pool->ParallelFor(p.tasks(), task);
-  }
+  ParallelFor(pool, p.tasks(), task);
 }
 
 Status CheckA8(const QuantizedActivations& x, const PackedWeightsView& w) {
@@ -85,11 +81,7 @@ Status QuantizeActivations(const GemmKernels& k, const float* x, size_t lda, siz
   auto task = [&](size_t i) {
     k.quantize(x, lda, i * per_task, std::min(rows, (i + 1) * per_task), out);
   };
-  if (pool == nullptr) {
-    for (size_t i = 0; i < tasks; ++i) task(i);
-  } else {
-    pool->ParallelFor(tasks, task);
-  }
+  ParallelFor(pool, tasks, task);
   return Status::Ok();
 }
 
@@ -124,11 +116,7 @@ Status FakeQuantizeActivations(const GemmKernels& k, const float* x, size_t lda,
   auto task = [&](size_t i) {
     k.fake_quantize(x, lda, i * per_task, std::min(rows, (i + 1) * per_task), cols, y, ldy);
   };
-  if (pool == nullptr || tasks == 1) {
-    for (size_t i = 0; i < tasks; ++i) task(i);
-  } else {
-    pool->ParallelFor(tasks, task);
-  }
+  ParallelFor(pool, tasks, task);
   return Status::Ok();
 }
 

@@ -103,61 +103,98 @@ void QuantizeRows(const float* x, size_t lda, size_t m0, size_t m1, QuantizedAct
   }
 }
 
+// ActivationInverseScale lane-wise (0 unless amax > 0 and 127 / amax is
+// finite); *scale gets amax / 127 where the inverse is not 0, else 0.
+HWY_INLINE hn::Vec<QuantTag> InverseScales(hn::Vec<QuantTag> amax, hn::Vec<QuantTag>* scale) {
+  const QuantTag df;
+  const auto k127 = hn::Set(df, 127.0f);
+  const auto inv = hn::Div(k127, amax);
+  const auto ok = hn::And(hn::Gt(amax, hn::Zero(df)), hn::IsFinite(inv));
+  *scale = hn::IfThenElseZero(ok, hn::Div(amax, k127));
+  return hn::IfThenElseZero(ok, inv);
+}
+
+// Per-pixel values of frames [a0, a1) in rows zero-padded by `pad` each side
+// (row p holds frequency p - pad), after one zero row and followed by
+// `slack` zero floats, so a k x k window of neighbouring patches is k rows of
+// shifted vector loads; reads past a row's last frequency land in the next
+// row or the slack and only feed lanes that are never stored.
+struct PaddedFrames {
+  float* zero_row;
+  size_t stride, a0, pad, time;
+
+  float* frame(size_t tt) const { return zero_row + (1 + tt - a0) * stride; }
+  // Row i of the window of output frame t: frame t + i - pad, or zeros
+  // outside the clip.
+  const float* window(size_t t, size_t i) const {
+    const size_t tt = t + i;
+    return tt >= pad && tt - pad < time ? frame(tt - pad) : zero_row;
+  }
+};
+
+// Lays the rows out in `scratch` and fills frame tt's freq values with
+// fill(tt, dst); returns the layout and, in *end, the first float after the
+// slack.
+template <class Fill>
+HWY_INLINE PaddedFrames PadFrames(float* scratch, size_t a0, size_t a1, size_t freq, size_t pad,
+                                  size_t time, size_t slack, const Fill& fill, float** end) {
+  const PaddedFrames rows{scratch, freq + 2 * pad, a0, pad, time};
+  std::memset(rows.zero_row, 0, rows.stride * sizeof(float));
+  for (size_t tt = a0; tt < a1; ++tt) {
+    float* r = rows.frame(tt);
+    std::memset(r, 0, pad * sizeof(float));
+    fill(tt, r + pad);
+    std::memset(r + pad + freq, 0, pad * sizeof(float));
+  }
+  float* tail = rows.frame(a1);
+  std::memset(tail, 0, slack * sizeof(float));
+  *end = tail + slack;
+  return rows;
+}
+
 #if HWY_TARGET != HWY_SCALAR
 // QuantizePatches for one input channel and a 3 x 3 kernel (the first VGG
 // layer: 9 values a patch), one vector of neighbouring frequencies at a time.
-// The frames the patches touch are copied into zero-padded rows of
-// job.pixel_amax (row p holds frequency p - 1), so tap (i, j) of the patches
-// at frequencies f0.. is one unaligned load; lanes past the last frequency
-// compute on whatever follows and are never stored. Each lane then does what
+// The frames the patches touch are copied into zero-padded rows
+// (PaddedFrames), so tap (i, j) of the patches at frequencies f0.. is one
+// unaligned load. Each lane then does what
 // the scalar definition does for its patch: amax over the 9 values, the
 // scale, codes and their sum; the codes are transposed into the rows.
 void QuantizePatches1x3(const PatchJob& job, size_t t0, size_t t1, QuantizedActivations& out) {
   const QuantTag df;
   const hn::RebindToSigned<QuantTag> di;
   const hn::Rebind<int8_t, QuantTag> d8;
-  const size_t n = hn::Lanes(df), freq = job.freq, stride = freq + 2;
+  const size_t n = hn::Lanes(df), freq = job.freq;
   const size_t a0 = t0 >= 1 ? t0 - 1 : 0, a1 = std::min(job.time, t1 + 1);
-  float* zero_row = job.pixel_amax;  // then frames a0.., then n floats of slack
-  std::memset(zero_row, 0, stride * sizeof(float));
-  for (size_t tt = a0; tt < a1; ++tt) {
-    float* r = zero_row + (1 + tt - a0) * stride;
-    r[0] = 0.0f;
-    std::memcpy(r + 1, job.x + tt * freq, freq * sizeof(float));
-    r[freq + 1] = 0.0f;
-  }
-  std::memset(zero_row + (1 + a1 - a0) * stride, 0, n * sizeof(float));
-  const auto k127 = hn::Set(df, 127.0f);
+  float* end = nullptr;
+  const PaddedFrames rows = PadFrames(
+      job.pixel_amax, a0, a1, freq, 1, job.time, n,
+      [&](size_t tt, float* dst) { std::memcpy(dst, job.x + tt * freq, freq * sizeof(float)); },
+      &end);
   HWY_ALIGN int8_t codes[9][16];
   HWY_ALIGN float scales[16];
   HWY_ALIGN int32_t sums[16];
   for (size_t t = t0; t < t1; ++t) {
-    const float* rows[3];
-    for (size_t i = 0; i < 3; ++i) {
-      const size_t tt = t + i;  // frame tt - 1
-      rows[i] = tt >= 1 && tt - 1 < job.time ? zero_row + (tt - a0) * stride : zero_row;
-    }
+    const float* window[3] = {rows.window(t, 0), rows.window(t, 1), rows.window(t, 2)};
     for (size_t f0 = 0; f0 < freq; f0 += n) {
       hn::Vec<QuantTag> v[9];
       auto amax = hn::Zero(df);
       for (size_t i = 0; i < 3; ++i)
         for (size_t j = 0; j < 3; ++j) {
-          v[i * 3 + j] = hn::LoadU(df, rows[i] + f0 + j);
+          v[i * 3 + j] = hn::LoadU(df, window[i] + f0 + j);
           amax = hn::Max(amax, hn::Abs(v[i * 3 + j]));
         }
-      // ActivationInverseScale lane-wise: 0 unless amax > 0 and 127 / amax
-      // is finite; the scale is amax / 127 where the inverse is not 0.
-      const auto inv_raw = hn::Div(k127, amax);
-      const auto ok = hn::And(hn::Gt(amax, hn::Zero(df)), hn::IsFinite(inv_raw));
-      const auto inv = hn::IfThenElseZero(ok, inv_raw);
-      const auto ok_i = hn::RebindMask(di, ok);
+      hn::Vec<QuantTag> scale;
+      const auto inv = InverseScales(amax, &scale);
+      // Zero codes where the inverse is 0, as the scalar definition.
+      const auto ok_i = hn::RebindMask(di, hn::Ne(inv, hn::Zero(df)));
       auto vsum = hn::Zero(di);
       for (size_t k = 0; k < 9; ++k) {
         const auto c = hn::IfThenElseZero(ok_i, hn::ConvertTo(di, RoundedCodes(v[k], inv)));
         vsum = hn::Add(vsum, c);
         hn::Store(hn::DemoteTo(d8, c), d8, codes[k]);
       }
-      hn::Store(hn::IfThenElseZero(ok, hn::Div(amax, k127)), df, scales);
+      hn::Store(scale, df, scales);
       hn::Store(vsum, di, sums);
       const size_t lanes = std::min(n, freq - f0);
       const size_t m0 = (t - t0) * freq + f0;
@@ -195,22 +232,15 @@ void QuantizePatches(const PatchJob& job, size_t t0, size_t t1, QuantizedActivat
   const size_t run = k * cin;  // one kernel row of a patch
   const size_t cols = k * run;
   const size_t a0 = t0 >= pad ? t0 - pad : 0, a1 = std::min(job.time, t1 + pad);
-  // Scratch: a zero row, then the pixel maxima of frames [a0, a1) in rows
-  // zero-padded by `pad` each side (row p holds frequency p - pad), n floats
-  // of slack, then one frame's patch inverse scales (freq + n floats).
-  const size_t stride = freq + 2 * pad;
-  float* zero_row = job.pixel_amax;
-  float* amax_rows = zero_row + stride;
-  float* inv_row = amax_rows + (a1 - a0) * stride + n;
-  std::memset(zero_row, 0, stride * sizeof(float));
-  for (size_t tt = a0; tt < a1; ++tt) {
-    float* r = amax_rows + (tt - a0) * stride;
-    std::memset(r, 0, pad * sizeof(float));
-    for (size_t f = 0; f < freq; ++f) r[pad + f] = RowAbsMax(job.x + (tt * freq + f) * cin, cin);
-    std::memset(r + pad + freq, 0, pad * sizeof(float));
-  }
-  std::memset(amax_rows + (a1 - a0) * stride, 0, n * sizeof(float));
-  const auto k127 = hn::Set(df, 127.0f);
+  // Scratch: the pixel maxima of frames [a0, a1) (PaddedFrames), then one
+  // frame's patch inverse scales (freq + n floats).
+  float* inv_row = nullptr;
+  const PaddedFrames amax_rows = PadFrames(
+      job.pixel_amax, a0, a1, freq, pad, job.time, n,
+      [&](size_t tt, float* dst) {
+        for (size_t f = 0; f < freq; ++f) dst[f] = RowAbsMax(job.x + (tt * freq + f) * cin, cin);
+      },
+      &inv_row);
   HWY_ALIGN float scales[16];
   // Patches of up to kSmall values are gathered into one buffer and
   // quantized in whole vectors (a two-channel 3 x 3 patch is 3 runs of 6).
@@ -223,15 +253,12 @@ void QuantizePatches(const PatchJob& job, size_t t0, size_t t1, QuantizedActivat
     for (size_t f0 = 0; f0 < freq; f0 += n) {
       auto amax = hn::Zero(df);
       for (size_t i = 0; i < k; ++i) {
-        const size_t tt = t + i;  // frame tt - pad
-        const float* r =
-            tt >= pad && tt - pad < job.time ? amax_rows + (tt - pad - a0) * stride : zero_row;
+        const float* r = amax_rows.window(t, i);
         for (size_t j = 0; j < k; ++j) amax = hn::Max(amax, hn::LoadU(df, r + f0 + j));
       }
-      const auto inv_raw = hn::Div(k127, amax);
-      const auto ok = hn::And(hn::Gt(amax, hn::Zero(df)), hn::IsFinite(inv_raw));
-      hn::StoreU(hn::IfThenElseZero(ok, inv_raw), df, inv_row + f0);
-      hn::Store(hn::IfThenElseZero(ok, hn::Div(amax, k127)), df, scales);
+      hn::Vec<QuantTag> scale;
+      hn::StoreU(InverseScales(amax, &scale), df, inv_row + f0);
+      hn::Store(scale, df, scales);
       std::memcpy(&out.scales[(t - t0) * freq + f0], scales,
                   std::min(n, freq - f0) * sizeof(float));
     }

@@ -69,15 +69,16 @@ size_t VggFrameFloats(const VggTransformerWeights& w) {
 }
 
 // The VGG blocks on feature frames [s0, e0), single-threaded in one slot's
-// buffers: returns the chunk's output in *out ([t][freq][channel], frame 0 =
-// final frame s0 / pooling factor).
+// buffers (RunVgg sizes them: (e0 - s0) * VggFrameFloats(w) floats each):
+// returns the chunk's output in *out ([t][freq][channel], frame 0 = final
+// frame s0 / pooling factor).
 Status VggChunk(const OpContext& ctx, const VggTransformerWeights& w, const float* feats, size_t s0,
                 size_t e0, VggSlot& buf, const float** out, size_t* out_t) {
   const ModelConfig& cfg = w.config;
   size_t t = e0 - s0, freq = static_cast<size_t>(cfg.input_feat);
   size_t c = static_cast<size_t>(cfg.in_channels);
-  Grow(buf.a, t * VggFrameFloats(w));  // RunVgg sized them for its longest chunk
-  Grow(buf.b, t * VggFrameFloats(w));
+  if (buf.a.size() < t * VggFrameFloats(w) || buf.b.size() < t * VggFrameFloats(w))
+    return Internal("vgg chunk buffers not sized");
   float* cur = buf.a.data();
   float* other = buf.b.data();
   // (B, T, C*F) viewed as (B, C, T, F): channels last is [t][f][c] = feats[t][c*F + f].
@@ -117,6 +118,7 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
               size_t frames, EncoderBuffers& buf, size_t* out_frames) {
   const size_t factor = PoolFactor(w);
   const size_t threads = NumThreads(ctx);
+  const size_t frame_floats = VggFrameFloats(w);
   const size_t t_out = EncoderFrames(w, frames);
   const size_t c =
       w.vgg.empty() ? static_cast<size_t>(w.config.in_channels) : w.vgg.back().channels_out;
@@ -127,7 +129,7 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
   // of equal size.
   size_t chunk = buf.vgg_chunk_frames / factor;
   if (buf.vgg_chunk_frames == 0) {
-    const size_t step_bytes = VggFrameFloats(w) * factor * sizeof(float);
+    const size_t step_bytes = frame_floats * factor * sizeof(float);
     chunk = std::max(kVggMinChunkSteps, kVggChunkBytes / step_bytes);
     size_t chunks = (t_out + chunk - 1) / chunk;
     chunks = std::min(t_out, (chunks + threads - 1) / threads * threads);
@@ -144,8 +146,8 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
   }
   if (buf.vgg.size() < std::min(threads, chunks)) buf.vgg.resize(std::min(threads, chunks));
   for (VggSlot& slot : buf.vgg) {
-    Grow(slot.a, longest * VggFrameFloats(w));
-    Grow(slot.b, longest * VggFrameFloats(w));
+    Grow(slot.a, longest * frame_floats);
+    Grow(slot.b, longest * frame_floats);
   }
   Grow(buf.x, t_out * c * freq);
   float* flat = buf.x.data();

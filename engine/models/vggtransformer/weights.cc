@@ -307,19 +307,11 @@ Result<std::unique_ptr<VggTransformerWeights>> LoadVggTransformer(const ModelFil
 Status PackAllPanels(const VggTransformerWeights& w, kernels::ThreadPool* pool, ModelPart part) {
   const size_t begin = part == ModelPart::kDecoder ? w.encoder_panels : 0;
   const size_t end = part == ModelPart::kEncoder ? w.encoder_panels : w.panels.size();
-  std::vector<const LazyPanels*> all;
-  for (size_t i = begin; i < end; ++i) all.push_back(&w.panels[i]);
-  if (all.empty()) return Status::Ok();
-  std::vector<Status> status(all.size());
-  auto task = [&](size_t i) {
-    auto r = all[i]->Get();
+  std::vector<Status> status(end - begin);
+  kernels::ParallelFor(pool, end - begin, [&](size_t i) {
+    auto r = w.panels[begin + i].Get();
     if (!r.ok()) status[i] = r.status();
-  };
-  if (pool == nullptr || pool->num_threads() == 1) {
-    for (size_t i = 0; i < all.size(); ++i) task(i);
-  } else {
-    pool->ParallelFor(all.size(), task);
-  }
+  });
   for (const Status& s : status)
     if (!s.ok()) return s;
   return Status::Ok();
