@@ -35,13 +35,14 @@ inline int8_t QuantizeActivation(float x, float inv) {
 // padded_cols, plus per-row scales and per-(row, group) code sums.
 struct QuantizedActivations {
   size_t rows = 0, cols = 0, padded_cols = 0, group_cols = 0, groups = 0;
-  hwy::AlignedFreeUniquePtr<int8_t[]> codes;  // rows x padded_cols
+  size_t stride = 0;                          // bytes from one row's codes to the next
+  hwy::AlignedFreeUniquePtr<int8_t[]> codes;  // rows x stride, the first padded_cols used
   std::vector<float> scales;                  // sx per row: amax / 127
   std::vector<int32_t> sums;                  // rows x groups: sum of codes per group
   size_t capacity = 0;                        // codes allocated (bytes)
 
-  const int8_t* row(size_t m) const { return codes.get() + m * padded_cols; }
-  int8_t* row(size_t m) { return codes.get() + m * padded_cols; }
+  const int8_t* row(size_t m) const { return codes.get() + m * stride; }
+  int8_t* row(size_t m) { return codes.get() + m * stride; }
 
   // Shapes the buffer for `rows` rows against weights of layout `w`;
   // allocates only when it has to grow.
@@ -52,7 +53,10 @@ struct QuantizedActivations {
     padded_cols = w.padded_cols;
     group_cols = w.group_cols;
     groups = w.groups;
-    const size_t need = rows * padded_cols;
+    // Rows a multiple of 1 KiB apart would share L1 sets (the GEMM reads 6
+    // rows at the same column together): such rows get 64 bytes more.
+    stride = padded_cols % 1024 == 0 ? padded_cols + 64 : padded_cols;
+    const size_t need = rows * stride;
     if (need > capacity) {
       codes = hwy::AllocateAligned<int8_t>(need);
       if (!codes) return Status(StatusCode::kResourceExhausted, "activation codes");
