@@ -34,6 +34,7 @@ namespace {
 struct Args {
   std::string model, audio;
   int threads = 1, beam = 5, min_len = 1, max_len = 200, repeat = 1;
+  double ctc_weight = 0.0;  // > 0: joint CTC/attention search (the model needs a CTC head)
 };
 
 double Now() {
@@ -73,14 +74,22 @@ struct SearchResult {
 
 // decoder::BeamSearch (fairseq semantics, as tools/qasr/decode.py) with
 // max_len_a = 0, so max_len = max_len_b for every clip.
-Result<SearchResult> Search(engine::Session& s, int beam, int min_len, int max_len) {
+Result<SearchResult> Search(engine::Session& s, int beam, int min_len, int max_len,
+                            double ctc_weight) {
   decoder::SearchOptions o;
   o.beam = beam;
   o.min_len = min_len;
   o.max_len_a = 0.0;
   o.max_len_b = max_len;
+  o.ctc_weight = ctc_weight;
+  decoder::CtcPosteriors ctc;
+  if (ctc_weight > 0.0) {  // the CTC head's cost is part of the search
+    auto lp = s.CtcLogProbs();
+    if (!lp.ok()) return lp.status();
+    ctc = {*lp, s.encoder_valid_frames(), static_cast<size_t>(s.model().vocab_size()) + 1};
+  }
   SessionStepModel step_model(s, max_len + 2);
-  auto hyps = decoder::BeamSearch(step_model, s.encoder_valid_frames(), o);
+  auto hyps = decoder::BeamSearch(step_model, s.encoder_valid_frames(), o, {}, &ctc);
   if (!hyps.ok()) return hyps.status();
   SearchResult r;
   if (!hyps->empty()) r.tokens = hyps->front().tokens;
@@ -161,7 +170,7 @@ int Run(const Args& a) {
       peak_encode_mb = PeakRssMb();
       rss_after_encode_mb = StatusMb("VmRSS");
     }
-    auto r = Search(session, a.beam, a.min_len, a.max_len);
+    auto r = Search(session, a.beam, a.min_len, a.max_len, a.ctc_weight);
     if (!r.ok()) return Fail("search", r.status());
     const double w3 = Now(), c3 = CpuNow();
     rep_encode_s.push_back(w2 - w1);
@@ -199,7 +208,7 @@ int Run(const Args& a) {
 int Usage() {
   std::fprintf(stderr,
                "usage: bench_e2e --model M.qasr --audio A.wav [--threads 1] [--beam 5] "
-               "[--min-len 1] [--max-len 200] [--repeat 1]\n");
+               "[--min-len 1] [--max-len 200] [--repeat 1] [--ctc-weight 0]\n");
   return 2;
 }
 
@@ -226,12 +235,14 @@ int main(int argc, char** argv) {
       a.max_len = std::atoi(v);
     } else if (!std::strcmp(k, "--repeat")) {
       a.repeat = std::atoi(v);
+    } else if (!std::strcmp(k, "--ctc-weight")) {
+      a.ctc_weight = std::atof(v);
     } else {
       return qasr::bench::Usage();
     }
   }
   if (a.model.empty() || a.audio.empty() || a.threads < 1 || a.beam < 1 || a.repeat < 1 ||
-      a.max_len < 1)
+      a.max_len < 1 || !(a.ctc_weight >= 0.0 && a.ctc_weight < 1.0))
     return qasr::bench::Usage();
   return qasr::bench::Run(a);
 }

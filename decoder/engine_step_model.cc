@@ -15,6 +15,12 @@ class EngineSession : public BackendSession {
     return session_.Encode(feats, frames);
   }
   size_t encoder_frames() const override { return session_.encoder_frames(); }
+  Result<CtcPosteriors> Ctc() override {
+    auto lp = session_.CtcLogProbs();
+    if (!lp.ok()) return lp.status();
+    return CtcPosteriors{*lp, session_.encoder_valid_frames(),
+                         static_cast<size_t>(model_->vocab_size()) + 1};
+  }
   Status Begin(int max_rows) override { return session_.BeginDecode(max_rows); }
   Status Step(std::span<const int32_t> parents, std::span<const int32_t> tokens,
               std::span<float> log_probs) override {
@@ -30,6 +36,7 @@ class EngineBackend : public Backend {
  public:
   explicit EngineBackend(std::shared_ptr<const engine::Model> model) : model_(std::move(model)) {}
   int vocab_size() const override { return model_->vocab_size(); }
+  bool has_ctc() const override { return model_->weights().has_ctc; }
   Result<std::unique_ptr<BackendSession>> NewSession(int threads) const override {
     return std::unique_ptr<BackendSession>(std::make_unique<EngineSession>(model_, threads));
   }

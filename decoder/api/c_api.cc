@@ -76,6 +76,7 @@ qasr_params qasr_default_params(void) {
   p.loop_max_repeats = d.loop_max_repeats;
   p.vad = d.vad ? 1 : 0;
   p.max_segment_s = d.max_segment_s;
+  p.ctc_weight = d.ctc_weight;
   return p;
 }
 
@@ -130,6 +131,7 @@ qasr_recognizer* qasr_recognizer_create(const qasr_model* model, const qasr_para
     o.loop_max_repeats = p.loop_max_repeats;
     o.vad = p.vad != 0;
     o.max_segment_s = p.max_segment_s;
+    o.ctc_weight = p.ctc_weight;
     if (p.progress_callback != nullptr) {
       o.on_progress = [cb = p.progress_callback, user = p.progress_user_data](
                           const qasr::Progress& pr) { cb(pr.processed_s, pr.total_s, user); };

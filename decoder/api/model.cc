@@ -185,6 +185,7 @@ std::unique_ptr<Recognizer> Recognizer::Create(std::shared_ptr<const Model> mode
   t.search.len_pen = o.len_pen;
   t.search.loop_max_repeats = o.loop_max_repeats;
   t.search.no_repeat_ngram_size = o.no_repeat_ngram_size;
+  t.search.ctc_pre_beam = o.ctc_pre_beam;
   t.vad.enabled = o.vad;
   t.vad.max_segment_s = o.max_segment_s;
   t.vad.min_pause_s = o.min_pause_s;
@@ -194,6 +195,8 @@ std::unique_ptr<Recognizer> Recognizer::Create(std::shared_ptr<const Model> mode
     return nullptr;
   }
   const Model::Impl& m = model->impl();
+  t.search.ctc_weight =
+      o.ctc_weight < 0.0 ? (m.backend->has_ctc() ? decoder::kDefaultCtcWeight : 0.0) : o.ctc_weight;
   auto transcriber = decoder::Transcriber::Create(*m.backend, m.tokenizer, m.fbank, t);
   if (!transcriber.ok()) {
     SetError(error, ToError(transcriber.status()));

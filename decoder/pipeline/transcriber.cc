@@ -53,6 +53,13 @@ Result<Transcriber> Transcriber::Create(const Backend& backend, const Tokenizer&
   if (options.search.nbest < 1 || options.search.nbest > options.search.beam) {
     return InvalidArgument("nbest must be in [1, beam]");
   }
+  if (!(options.search.ctc_weight >= 0.0 && options.search.ctc_weight < 1.0) ||
+      options.search.ctc_pre_beam < 0) {
+    return InvalidArgument("the CTC weight must be in [0, 1) and the pre-beam >= 0");
+  }
+  if (options.search.ctc_weight > 0.0 && !backend.has_ctc()) {
+    return InvalidArgument("the model has no CTC head: set the CTC weight to 0");
+  }
   auto probe = Segmenter::Create(options.vad, kRate);
   if (!probe.ok()) return probe.status();
   auto session = backend.NewSession(options.threads);
@@ -71,12 +78,18 @@ Result<SegmentResult> Transcriber::Recognize(std::span<const float> samples,
   QASR_RETURN_IF_ERROR(session_->Encode(feats->data, feats->num_frames));
   const size_t frames = session_->encoder_frames();
   std::vector<Hypothesis> hyps;
-  if (options_.search.beam == 1) {
+  if (options_.search.beam == 1 && options_.search.ctc_weight == 0.0) {
     auto h = GreedySearch(*session_, frames, options_.search, check);
     if (!h.ok()) return h.status();
     hyps.push_back(std::move(*h));
   } else {
-    auto r = BeamSearch(*session_, frames, options_.search, check);
+    CtcPosteriors ctc;
+    if (options_.search.ctc_weight > 0.0) {
+      auto c = session_->Ctc();
+      if (!c.ok()) return c.status();
+      ctc = *c;
+    }
+    auto r = BeamSearch(*session_, frames, options_.search, check, &ctc);
     if (!r.ok()) return r.status();
     hyps = std::move(*r);
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "decoder/search/ctc_prefix.h"
 #include "decoder/search/search.h"
 
 namespace qasr::decoder {
@@ -15,13 +16,100 @@ namespace {
 struct Row {
   std::vector<int32_t> tokens;
   std::vector<float> log_probs;
-  float score = 0.0f;  // float32 running sum, as the PyTorch tensor
+  float score = 0.0f;          // float32 running sum, as the PyTorch tensor
+  CtcPrefixScorer::State ctc;  // joint search only
 };
 
+// A candidate of the plain search: its float32 running sum ranks it.
 struct Candidate {
   float score;
   size_t index;  // row * vocab + token
+  double rank() const { return score; }
+  float total() const { return score; }
 };
+
+// A joint-search candidate: (1 - w) * attention + w * CTC prefix score.
+struct JointCandidate {
+  double joint;
+  float att;     // the row's float32 running sum + the token's log-prob
+  size_t index;  // row * vocab + token
+  double rank() const { return joint; }
+  float total() const { return att; }
+};
+
+// The live hypotheses and what the model needs for its next step.
+struct Beam {
+  std::vector<Row> rows;
+  std::vector<int32_t> parents, last;
+};
+
+// One step of either search: puts the best 2k candidates first (rank
+// descending, ties to the lower index) and walks them: EOS among the first
+// k finalises a hypothesis (score = rank / (step + 1)^len_pen), the first k
+// others continue (extend(row, parent) adds search-specific state). False
+// once k hypotheses are final or none continues.
+template <class Cand, class Extend>
+bool Advance(std::vector<Cand>& cands, size_t vocab, size_t k, int step,
+             const SearchOptions& options, const std::vector<float>& lprobs, const Extend& extend,
+             Beam& beam, std::vector<Hypothesis>& finished) {
+  const size_t top = std::min(2 * k, cands.size());
+  std::partial_sort(cands.begin(), cands.begin() + static_cast<ptrdiff_t>(top), cands.end(),
+                    [](const Cand& a, const Cand& b) {
+                      return a.rank() > b.rank() || (a.rank() == b.rank() && a.index < b.index);
+                    });
+  Beam next;
+  for (size_t j = 0; j < top; ++j) {
+    const Cand& c = cands[j];
+    const size_t r = c.index / vocab;
+    const auto t = static_cast<int32_t>(c.index % vocab);
+    const float lp = lprobs[c.index];
+    const Row& from = beam.rows[r];
+    if (t == kEosId) {
+      if (j < k && finished.size() < k) {
+        Hypothesis h;
+        h.tokens = from.tokens;
+        h.token_log_probs = from.log_probs;
+        h.token_log_probs.push_back(lp);
+        h.log_prob = c.total();
+        h.score = options.normalize_scores
+                      ? c.rank() / std::pow(static_cast<double>(step + 1), options.len_pen)
+                      : c.rank();
+        finished.push_back(std::move(h));
+      }
+      continue;
+    }
+    if (next.rows.size() < k) {
+      Row row;
+      row.tokens = from.tokens;
+      row.tokens.push_back(t);
+      row.log_probs = from.log_probs;
+      row.log_probs.push_back(lp);
+      row.score = c.total();
+      extend(row, from);
+      next.rows.push_back(std::move(row));
+      next.parents.push_back(static_cast<int32_t>(r));
+      next.last.push_back(t);
+    }
+  }
+  if (finished.size() >= k || next.rows.empty()) return false;
+  beam = std::move(next);
+  return true;
+}
+
+// The pre-beam of one row: up to n tokens with the highest finite
+// log-probabilities, ties to the lower id.
+void PreBeam(std::span<const float> lp, size_t n, std::vector<int32_t>* out) {
+  out->clear();
+  for (size_t t = 0; t < lp.size(); ++t)
+    if (lp[t] != -std::numeric_limits<float>::infinity()) out->push_back(static_cast<int32_t>(t));
+  if (n >= out->size()) return;  // every finite token (the candidates' order does not matter)
+  std::partial_sort(out->begin(), out->begin() + static_cast<ptrdiff_t>(n), out->end(),
+                    [&](int32_t a, int32_t b) {
+                      return lp[static_cast<size_t>(a)] > lp[static_cast<size_t>(b)] ||
+                             (lp[static_cast<size_t>(a)] == lp[static_cast<size_t>(b)] && a < b);
+                    });
+  out->resize(n);
+}
 
 }  // namespace
 
@@ -50,82 +138,102 @@ static Status CheckOptions(const SearchOptions& o, int vocab) {
   if (o.loop_max_repeats < 0 || o.loop_max_period < 1 || o.no_repeat_ngram_size < 0) {
     return InvalidArgument("invalid repetition guard settings");
   }
+  if (!(o.ctc_weight >= 0.0 && o.ctc_weight < 1.0) || o.ctc_pre_beam < 0)
+    return InvalidArgument("ctc_weight must be in [0, 1) and ctc_pre_beam >= 0");
   return Status::Ok();
 }
 
+// The joint CTC/attention search (options.ctc_weight > 0): BeamSearch's steps
+// and rules, with each row's candidates limited to its attention pre-beam and
+// ranked by (1 - w) * attention + w * CTC prefix score (search.h).
+static Result<std::vector<Hypothesis>> JointBeamSearch(StepModel& model, size_t vocab, int max_len,
+                                                       const SearchOptions& options,
+                                                       const CtcPrefixScorer& ctc,
+                                                       const StepCheck& check) {
+  const auto k = static_cast<size_t>(options.beam);
+  const size_t pre = options.ctc_pre_beam > 0 ? static_cast<size_t>(options.ctc_pre_beam) : vocab;
+  const double w = options.ctc_weight;
+  Beam beam{std::vector<Row>(1), {0}, {kEosId}};
+  beam.rows[0].ctc = ctc.Empty();
+  std::vector<int32_t> tokens;
+  std::vector<float> lprobs;
+  std::vector<JointCandidate> cands;
+  std::vector<double> psi;
+  std::vector<Hypothesis> finished;
+  const auto extend = [&](Row& row, const Row& from) {
+    row.ctc =
+        ctc.Extend(from.ctc, from.tokens.empty() ? -1 : from.tokens.back(), row.tokens.back());
+  };
+  for (int step = 0; step <= max_len; ++step) {
+    if (check) QASR_RETURN_IF_ERROR(check());
+    lprobs.assign(beam.rows.size() * vocab, 0.0f);
+    QASR_RETURN_IF_ERROR(model.Step(beam.parents, beam.last, lprobs));
+    cands.clear();
+    for (size_t r = 0; r < beam.rows.size(); ++r) {
+      const Row& row = beam.rows[r];
+      std::span<float> lp(lprobs.data() + r * vocab, vocab);
+      ProcessLogProbs(row.tokens, step, max_len, options, lp);
+      PreBeam(lp, pre, &tokens);
+      psi.resize(tokens.size());
+      ctc.Scores(row.ctc, row.tokens.empty() ? -1 : row.tokens.back(), tokens, psi);
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        const auto t = static_cast<size_t>(tokens[i]);
+        const float att = row.score + lp[t];
+        cands.push_back({(1.0 - w) * static_cast<double>(att) + w * psi[i], att, r * vocab + t});
+      }
+    }
+    if (!Advance(cands, vocab, k, step, options, lprobs, extend, beam, finished)) break;
+  }
+  return finished;
+}
+
+static void SortAndTrim(std::vector<Hypothesis>& finished, int nbest) {
+  std::stable_sort(finished.begin(), finished.end(),
+                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  if (finished.size() > static_cast<size_t>(nbest)) finished.resize(static_cast<size_t>(nbest));
+}
+
 Result<std::vector<Hypothesis>> BeamSearch(StepModel& model, size_t encoder_frames,
-                                           const SearchOptions& options, const StepCheck& check) {
+                                           const SearchOptions& options, const StepCheck& check,
+                                           const CtcPosteriors* ctc) {
   const int vocab_i = model.vocab_size();
   QASR_RETURN_IF_ERROR(CheckOptions(options, vocab_i));
   const auto vocab = static_cast<size_t>(vocab_i);
   const auto k = static_cast<size_t>(options.beam);
   const int max_len = MaxLength(options, encoder_frames);
+  if (options.ctc_weight > 0.0) {
+    if (ctc == nullptr) return InvalidArgument("ctc_weight > 0 needs CTC posteriors");
+    auto scorer = CtcPrefixScorer::Create(*ctc, vocab_i);
+    if (!scorer.ok()) return scorer.status();
+    QASR_RETURN_IF_ERROR(model.Begin(options.beam));
+    auto finished = JointBeamSearch(model, vocab, max_len, options, *scorer, check);
+    if (!finished.ok()) return finished.status();
+    SortAndTrim(*finished, options.nbest);
+    return finished;
+  }
   QASR_RETURN_IF_ERROR(model.Begin(options.beam));
 
-  std::vector<Row> rows(1);
-  std::vector<int32_t> parents{0}, last{kEosId};
+  Beam beam{std::vector<Row>(1), {0}, {kEosId}};
   std::vector<float> lprobs;
   std::vector<Candidate> cands;
   std::vector<Hypothesis> finished;
+  const auto no_state = [](Row&, const Row&) {};
   for (int step = 0; step <= max_len; ++step) {
     if (check) QASR_RETURN_IF_ERROR(check());
-    lprobs.assign(rows.size() * vocab, 0.0f);
-    QASR_RETURN_IF_ERROR(model.Step(parents, last, lprobs));
+    lprobs.assign(beam.rows.size() * vocab, 0.0f);
+    QASR_RETURN_IF_ERROR(model.Step(beam.parents, beam.last, lprobs));
     cands.clear();
-    for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t r = 0; r < beam.rows.size(); ++r) {
       std::span<float> lp(lprobs.data() + r * vocab, vocab);
-      ProcessLogProbs(rows[r].tokens, step, max_len, options, lp);
+      ProcessLogProbs(beam.rows[r].tokens, step, max_len, options, lp);
       for (size_t t = 0; t < vocab; ++t) {
-        const float s = rows[r].score + lp[t];
+        const float s = beam.rows[r].score + lp[t];
         if (s != -std::numeric_limits<float>::infinity()) cands.push_back({s, r * vocab + t});
       }
     }
-    const size_t top = std::min(2 * k, cands.size());
-    std::partial_sort(cands.begin(), cands.begin() + static_cast<ptrdiff_t>(top), cands.end(),
-                      [](const Candidate& a, const Candidate& b) {
-                        return a.score > b.score || (a.score == b.score && a.index < b.index);
-                      });
-    std::vector<Row> next;
-    std::vector<int32_t> next_parents, next_last;
-    for (size_t j = 0; j < top; ++j) {
-      const Candidate& c = cands[j];
-      const size_t r = c.index / vocab;
-      const auto t = static_cast<int32_t>(c.index % vocab);
-      const float lp = lprobs[c.index];
-      if (t == kEosId) {
-        if (j < k && finished.size() < k) {
-          Hypothesis h;
-          h.tokens = rows[r].tokens;
-          h.token_log_probs = rows[r].log_probs;
-          h.token_log_probs.push_back(lp);
-          h.log_prob = c.score;
-          h.score = options.normalize_scores
-                        ? c.score / std::pow(static_cast<double>(step + 1), options.len_pen)
-                        : c.score;
-          finished.push_back(std::move(h));
-        }
-        continue;
-      }
-      if (next.size() < k) {
-        Row row = rows[r];
-        row.tokens.push_back(t);
-        row.log_probs.push_back(lp);
-        row.score = c.score;
-        next.push_back(std::move(row));
-        next_parents.push_back(static_cast<int32_t>(r));
-        next_last.push_back(t);
-      }
-    }
-    if (finished.size() >= k || next.empty()) break;
-    rows = std::move(next);
-    parents = std::move(next_parents);
-    last = std::move(next_last);
+    if (!Advance(cands, vocab, k, step, options, lprobs, no_state, beam, finished)) break;
   }
-  std::stable_sort(finished.begin(), finished.end(),
-                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
-  if (finished.size() > static_cast<size_t>(options.nbest)) {
-    finished.resize(static_cast<size_t>(options.nbest));
-  }
+  SortAndTrim(finished, options.nbest);
   return finished;
 }
 

@@ -24,10 +24,15 @@
 #include <functional>
 #include <vector>
 
+#include "decoder/search/ctc_prefix.h"
 #include "decoder/search/step_model.h"
 #include "kernels/base/status.h"
 
 namespace qasr::decoder {
+
+// The CTC weight the API and asr-cli use by default for a model with a CTC
+// head (tuned on the dev set, docs/MODEL_CARD.md).
+inline constexpr double kDefaultCtcWeight = 0.5;
 
 struct SearchOptions {
   int beam = 5;
@@ -40,6 +45,18 @@ struct SearchOptions {
   int no_repeat_ngram_size = 0;
   int loop_max_repeats = 0;  // 0 = off
   int loop_max_period = 4;
+  // Joint CTC/attention search (BeamSearch only): w = ctc_weight in [0, 1),
+  // 0 = off (the search above, bit for bit). With w > 0 each row's
+  // candidates are its ctc_pre_beam (0: all) tokens of highest
+  // attention log-probability (after the masks above; ties to the lower id),
+  // ranked by (1 - w) * (attention running sum + log p) + w * the CTC prefix
+  // score of the extended prefix (ctc_prefix.h; EOS: the CTC log-probability
+  // of the whole hypothesis), in double; ties to the lower row * vocab +
+  // token. The walk over the best 2 * beam, EOS finalisation (score = joint
+  // / (step + 1)^len_pen) and stopping are the same. Hypothesis::log_prob
+  // stays the attention total.
+  double ctc_weight = 0.0;
+  int ctc_pre_beam = 0;
 };
 
 struct Hypothesis {
@@ -60,10 +77,12 @@ using StepCheck = std::function<Status()>;
 int MaxLength(const SearchOptions& options, size_t encoder_frames);
 
 // The nbest best finished hypotheses, best first (may be empty only if the
-// model gives EOS no finite probability at max length).
+// model gives EOS no finite probability at max length). ctc: the
+// utterance's CTC posteriors, needed when options.ctc_weight > 0.
 Result<std::vector<Hypothesis>> BeamSearch(StepModel& model, size_t encoder_frames,
                                            const SearchOptions& options,
-                                           const StepCheck& check = {});
+                                           const StepCheck& check = {},
+                                           const CtcPosteriors* ctc = nullptr);
 
 // decode.py's greedy_search: argmax each step, stop at EOS or at max_len.
 // Honours the repetition guards (decode.py uses beam search for those).

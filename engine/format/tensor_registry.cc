@@ -12,8 +12,8 @@ using Shape = std::vector<uint64_t>;
 
 class Registry {
  public:
-  void Add(std::string name, Shape shape, bool packable = false) {
-    out_.push_back({std::move(name), std::move(shape), packable});
+  void Add(std::string name, Shape shape, bool packable = false, bool optional = false) {
+    out_.push_back({std::move(name), std::move(shape), packable, optional});
   }
   void Linear(const std::string& p, uint64_t out, uint64_t in) {
     Add(p + ".weight", {out, in}, /*packable=*/true);
@@ -73,6 +73,11 @@ uint64_t Encoder(const ModelConfig& c, Registry& r) {
   }
   r.Linear(next(), c.enc_output_dim, width);
   r.Norm(next(), c.enc_output_dim);
+  // The optional CTC head over the encoder output: vocab + 1 classes, the
+  // last one the blank (joint CTC/attention search).
+  const auto classes = static_cast<uint64_t>(c.vocab_size) + 1;
+  r.Add("ctc_head.weight", {classes, static_cast<uint64_t>(c.enc_output_dim)}, true, true);
+  r.Add("ctc_head.bias", {classes}, false, true);
   return c.enc_output_dim;
 }
 
@@ -122,6 +127,7 @@ std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& config) {
 Status CheckModelTensors(const ModelFile& file) {
   for (const ExpectedTensor& want : ExpectedTensors(file.config())) {
     const TensorView* t = file.Find(want.name);
+    if (t == nullptr && want.optional) continue;
     if (t == nullptr) return DataLoss("missing tensor " + want.name);
     const bool same_shape = t->shape().size() == want.shape.size() &&
                             std::equal(want.shape.begin(), want.shape.end(), t->shape().begin());
@@ -131,6 +137,8 @@ Status CheckModelTensors(const ModelFile& file) {
     if (t->is_packed() && !want.packable)
       return DataLoss("tensor " + want.name + " cannot be stored packed");
   }
+  if ((file.Find("ctc_head.weight") == nullptr) != (file.Find("ctc_head.bias") == nullptr))
+    return DataLoss("the CTC head needs both ctc_head.weight and ctc_head.bias");
   return Status::Ok();
 }
 

@@ -4,6 +4,8 @@
 #include <new>
 #include <string>
 
+#include "engine/ops/elementwise.h"
+#include "engine/ops/linear.h"
 #include "kernels/dense/dense_gemm.h"
 #include "kernels/gemm/gemm_table.h"
 
@@ -76,6 +78,7 @@ Status Session::Encode(std::span<const float> feats, size_t frames) {
 
 Status Session::Encode(std::span<const float> feats, size_t frames, size_t valid_frames) {
   decoding_ = false;
+  ctc_ready_ = false;
   enc_frames_ = enc_valid_ = 0;
   if (!model_) return InvalidArgument("session without a model");
   if (frames == 0 || frames > kMaxFrames)
@@ -105,6 +108,25 @@ Status Session::Encode(std::span<const float> feats, size_t frames, size_t valid
   enc_frames_ = EncoderFrames(w, frames);
   enc_valid_ = std::min(enc_frames_, EncoderFrames(w, valid_frames));
   return Status::Ok();
+}
+
+Result<std::span<const float>> Session::CtcLogProbs() {
+  if (!has_ctc()) return InvalidArgument("the model has no CTC head");
+  if (enc_frames_ == 0) return InvalidArgument("CtcLogProbs before a successful Encode");
+  if (!ctc_ready_) {
+    const VggTransformerWeights& w = model_->weights();
+    const size_t classes = w.ctc_head.out, dim = w.ctc_head.in;
+    QASR_RETURN_IF_ERROR(Guarded("CtcLogProbs", [&] {
+      ctc_.resize(enc_valid_ * classes);
+      QASR_RETURN_IF_ERROR(Linear(ctx_, w.ctc_head, enc_out_.data(), dim, enc_valid_, ctc_.data(),
+                                  classes, ctc_scratch_));
+      for (size_t t = 0; t < enc_valid_; ++t)
+        LogSoftmax(ctc_.data() + t * classes, classes, ctc_.data() + t * classes);
+      return Status::Ok();
+    }));
+    ctc_ready_ = true;
+  }
+  return std::span<const float>(ctc_.data(), ctc_.size());
 }
 
 Status Session::BeginDecode(int beams, int max_steps) {

@@ -85,6 +85,13 @@ class Session {
   size_t encoder_valid_frames() const { return enc_valid_; }
   // [encoder_frames x enc_output_dim].
   std::span<const float> encoder_output() const { return {enc_out_.data(), enc_out_.size()}; }
+  // Whether the model has a CTC head (joint CTC/attention search).
+  bool has_ctc() const { return model_ && model_->weights().has_ctc; }
+  // The CTC head's natural-log posteriors of the last Encode's valid
+  // encoder steps, row-major [encoder_valid_frames x (vocab_size + 1)], the
+  // last class the blank: log_softmax(encoder output W^T + b), computed on
+  // the first call after each Encode. InvalidArgument without a head.
+  Result<std::span<const float>> CtcLogProbs();
 
   // Starts decoding `beams` hypotheses (1..4096, all at step 0, sharing the
   // encoder output). Buffers are sized for max_steps steps (0: 256, at most
@@ -111,6 +118,9 @@ class Session {
   EncoderBuffers enc_buf_;
   std::vector<float> enc_out_;
   size_t enc_frames_ = 0, enc_valid_ = 0;
+  std::vector<float> ctc_;  // CtcLogProbs of the current encoder output
+  bool ctc_ready_ = false;
+  LinearScratch ctc_scratch_;
   bool decoding_ = false;
   // The model's fp32 encoder / decoder weights are packed (PackAllPanels
   // once per session: a model may be shared by several sessions).

@@ -66,6 +66,7 @@ typedef struct qasr_params {
   void* progress_user_data;
   qasr_cancel_callback cancel_callback;
   void* cancel_user_data;
+  double ctc_weight; /* joint CTC/attention search; < 0: 0.5 with a CTC head, else 0 */
 } qasr_params;
 
 QASR_API const char* qasr_version(void);

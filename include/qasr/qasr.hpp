@@ -49,14 +49,14 @@ struct Error {
 };
 
 struct ModelOptions {
-  int threads = 1;               // threads used while loading
-  bool verify_checksum = true;   // CRC-32 of the whole file
+  int threads = 1;              // threads used while loading
+  bool verify_checksum = true;  // CRC-32 of the whole file
 };
 
 struct Token {
-  int32_t id = 0;     // model / SentencePiece id (2 = end of sentence)
-  std::string text;   // text the token adds ("▁" shown as a space); empty for EOS
-  float log_prob = 0; // log-probability the search gave it
+  int32_t id = 0;      // model / SentencePiece id (2 = end of sentence)
+  std::string text;    // text the token adds ("▁" shown as a space); empty for EOS
+  float log_prob = 0;  // log-probability the search gave it
 };
 
 struct Alternative {
@@ -69,11 +69,11 @@ struct Alternative {
 struct Segment {
   double start_s = 0, end_s = 0;  // position in the input
   std::string text;
-  std::vector<Token> tokens;      // best hypothesis; the last one is EOS when it ended
-  double score = 0;               // length-normalised log-probability
+  std::vector<Token> tokens;  // best hypothesis; the last one is EOS when it ended
+  double score = 0;           // length-normalised log-probability
   double log_prob = 0;
-  double confidence = 0;          // exp(mean token log-probability), in [0, 1]
-  std::vector<Alternative> nbest; // best first (nbest[0] is this segment's text)
+  double confidence = 0;           // exp(mean token log-probability), in [0, 1]
+  std::vector<Alternative> nbest;  // best first (nbest[0] is this segment's text)
 };
 
 struct Transcript {
@@ -100,7 +100,12 @@ struct RecognizerOptions {
   // times in a row (0 = off). Only degenerate loops are this repetitive.
   int loop_max_repeats = 8;
   int no_repeat_ngram_size = 0;  // fairseq's n-gram blocking (0 = off)
-  bool vad = true;               // split at pauses; false: fixed-length cuts only
+  // Joint CTC/attention search: weight of the CTC prefix score in [0, 1);
+  // < 0 picks 0.5 for a model with a CTC head and 0 (attention only) for
+  // one without; > 0 with a model without a head is an error.
+  double ctc_weight = -1.0;
+  int ctc_pre_beam = 0;  // tokens per hypothesis scored by CTC (0: all)
+  bool vad = true;       // split at pauses; false: fixed-length cuts only
   double max_segment_s = 20.0;
   double min_pause_s = 0.3;
   // Called after every chunk of audio consumed (about 0.5 s).

@@ -84,6 +84,20 @@ def make_case(i: int) -> Dict[str, object]:
     feats = torch.zeros(1, frames, 1)
     lengths = torch.tensor([frames])
     hyps = decode.beam_search(model, feats, lengths, cfg)[0]  # type: ignore[arg-type]
+    joint = None
+    if r.random() < 0.6:  # joint CTC/attention search on a random CTC table
+        logits = np.random.default_rng(1000 + i).normal(0.0, r.choice([1.0, 3.0, 8.0]), (frames, vocab + 1))
+        table = torch.log_softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
+        jcfg = decode.BeamConfig(**{k: getattr(cfg, k) for k in cfg.__dataclass_fields__})
+        jcfg.ctc_weight = r.choice([0.3, 0.5, 0.8])
+        jcfg.ctc_pre_beam = r.choice([0, 0, 3, vocab])
+        jh = decode.beam_search(model, feats, lengths, jcfg, ctc_log_probs=[table])[0]  # type: ignore[arg-type]
+        joint = {
+            "weight": jcfg.ctc_weight,
+            "pre_beam": jcfg.ctc_pre_beam,
+            "log_probs": table.tolist(),
+            "nbest": [{"tokens": h.tokens, "score": h.score, "log_prob": h.log_prob} for h in jh],
+        }
     greedy = None
     if cfg.min_len == 1:
         greedy = decode.greedy_search(model, feats, lengths, cfg.max_len_a, cfg.max_len_b)[0]  # type: ignore[arg-type]
@@ -93,6 +107,7 @@ def make_case(i: int) -> Dict[str, object]:
         "options": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         "nbest": [{"tokens": h.tokens, "score": h.score, "log_prob": h.log_prob} for h in hyps],
         "greedy": greedy,
+        "joint": joint,
         "table": [[list(p), lp] for p, lp in dec.table.items()],
     }
 

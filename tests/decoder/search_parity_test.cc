@@ -1,6 +1,6 @@
-// C++ beam and greedy search against tools/qasr/decode.py on recorded
-// log-prob tables (search_parity.py): identical n-best token sequences and
-// scores within 1e-5.
+// C++ beam, joint CTC/attention and greedy search against
+// tools/qasr/decode.py on recorded log-prob tables (search_parity.py):
+// identical n-best token sequences and scores within 1e-5.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -45,7 +45,7 @@ TEST(SearchParity, MatchesDecodePy) {
   ASSERT_TRUE(doc.is_object()) << "set QASR_SEARCH_PARITY to search_parity.py's output";
   const auto& cases = doc.at("cases");
   ASSERT_GT(cases.size(), 50u);
-  int greedy_cases = 0;
+  int greedy_cases = 0, joint_cases = 0;
   for (size_t c = 0; c < cases.size(); ++c) {
     const auto& cs = cases[c];
     SCOPED_TRACE("case " + std::to_string(c));
@@ -83,6 +83,28 @@ TEST(SearchParity, MatchesDecodePy) {
       for (float lp : h.token_log_probs) sum += lp;
       EXPECT_NEAR(sum, h.log_prob, 1e-4);
     }
+    if (!cs.at("joint").is_null()) {
+      ++joint_cases;
+      const auto& j = cs.at("joint");
+      std::vector<float> lp;
+      for (const auto& row : j.at("log_probs"))
+        for (const auto& v : row) lp.push_back(static_cast<float>(v.get<double>()));
+      const CtcPosteriors ctc{lp, frames, static_cast<size_t>(vocab) + 1};
+      SearchOptions jo = options;
+      jo.ctc_weight = j.at("weight");
+      jo.ctc_pre_beam = j.at("pre_beam");
+      PrefixStepModel jm(vocab, TableFill(table));
+      auto jh = BeamSearch(jm, frames, jo, {}, &ctc);
+      ASSERT_TRUE(jh.ok()) << jh.status().ToString();
+      const auto& want = j.at("nbest");
+      ASSERT_EQ(jh->size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ((*jh)[i].tokens, want[i].at("tokens").get<std::vector<int32_t>>())
+            << "joint " << i;
+        EXPECT_NEAR((*jh)[i].score, want[i].at("score").get<double>(), 1e-5) << "joint " << i;
+        EXPECT_NEAR((*jh)[i].log_prob, want[i].at("log_prob").get<double>(), 1e-5) << "joint " << i;
+      }
+    }
     if (!cs.at("greedy").is_null() && options.no_repeat_ngram_size == 0) {
       ++greedy_cases;
       PrefixStepModel gm(vocab, TableFill(table));
@@ -92,6 +114,7 @@ TEST(SearchParity, MatchesDecodePy) {
     }
   }
   EXPECT_GT(greedy_cases, 10);
+  EXPECT_GT(joint_cases, 40);
 }
 
 }  // namespace qasr::decoder

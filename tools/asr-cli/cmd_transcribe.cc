@@ -33,6 +33,8 @@ struct TranscribeArgs {
   int threads = 0;
   int loop_guard = 8;
   double len_pen = 1.0;
+  double ctc_weight = -1.0;  // < 0: the model's default
+  int ctc_pre_beam = 0;
   bool quiet = false;
   bool no_vad = false;
   double max_segment_s = 20.0;
@@ -175,6 +177,8 @@ int Run(const TranscribeArgs& args, OutputFormat format) {
   ro.vad = !args.no_vad;
   ro.loop_max_repeats = args.loop_guard;
   ro.len_pen = args.len_pen;
+  ro.ctc_weight = args.ctc_weight;
+  ro.ctc_pre_beam = args.ctc_pre_beam;
   ro.max_segment_s = args.max_segment_s;
   ro.on_progress = [&](const Progress& p) {
     progress.Update(current, index, args.inputs.size(), p);
@@ -255,6 +259,14 @@ Command AddTranscribeCommand(CLI::App& parent) {
                   "Length penalty: finished hypotheses are ranked by sum(log p) / length^P "
                   "(fairseq --lenpen; > 1 favours longer ones)")
       ->check(CLI::Range(0.0, 10.0));
+  app->add_option("--ctc-weight", args->ctc_weight,
+                  "Weight of the CTC prefix score in joint CTC/attention beam search, in [0, 1) "
+                  "(default: 0.5 for a model with a CTC head, else 0 = attention only)")
+      ->check(CLI::Range(0.0, 0.999999));
+  app->add_option("--ctc-pre-beam", args->ctc_pre_beam,
+                  "Joint search: tokens per hypothesis scored by CTC, the best by attention "
+                  "(default 0 = every token)")
+      ->check(CLI::Range(0, 100000));
   app->add_flag("--no-vad", args->no_vad, "Do not split at pauses (fixed-length segments)");
   app->add_flag("-q,--quiet", args->quiet, "No progress or per-file messages on stderr");
   return {app, [args] {

@@ -107,8 +107,10 @@ def evaluate(
     beam: int = 1,
     max_frames: int = 20000,
     beam_cfg: Optional[BeamConfig] = None,
+    ctc_head: Optional[nn.Module] = None,
 ) -> float:
-    """Dev WER (%) of ``model`` on ``utts`` (greedy if beam == 1).
+    """Dev WER (%) of ``model`` on ``utts`` (greedy if beam == 1; joint CTC/attention search
+    with ``ctc_head`` when ``beam_cfg.ctc_weight > 0``).
 
     The default length guard allows 0.5 tokens per 40 ms encoder step + 10 (about 2× the
     densest training transcript), which keeps early, babbling checkpoints cheap to score."""
@@ -118,7 +120,7 @@ def evaluate(
     model.eval()
     with torch.no_grad():
         for us, x, lens in iterate_eval(utts, cache, max_frames):
-            for u, ids in zip(us, decode_ids(model, x, lens, beam=beam, beam_cfg=beam_cfg)):
+            for u, ids in zip(us, decode_ids(model, x, lens, beam=beam, beam_cfg=beam_cfg, ctc_head=ctc_head)):
                 pairs.append((u.text, tok.decode(ids)))
     model.train(was_training)
     return wer(pairs)

@@ -234,6 +234,10 @@ class Builder {
     QASR_TRY(out_.encoder_out,
              Linear("encoder.transformer_layers." + std::to_string(index++), width, e));
     QASR_TRY(out_.encoder_ln, Norm("encoder.transformer_layers." + std::to_string(index), e));
+    if (file_.Find("ctc_head.weight") != nullptr) {
+      out_.has_ctc = true;
+      QASR_TRY(out_.ctc_head, Linear("ctc_head", e, static_cast<size_t>(cfg.vocab_size) + 1));
+    }
     return Status::Ok();
   }
 

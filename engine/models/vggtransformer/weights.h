@@ -73,6 +73,8 @@ struct VggTransformerWeights {
   std::vector<TransformerLayerWeights> encoder_layers;
   LinearWeights encoder_out;
   NormWeights encoder_ln;
+  bool has_ctc = false;
+  LinearWeights ctc_head;            // encoder output -> vocab + 1 CTC classes (blank last)
   const float* embedding = nullptr;  // [vocab][tgt_embed_dim]
   std::vector<DecoderConvWeights> decoder_convs;
   std::vector<TransformerLayerWeights> decoder_layers;
