@@ -67,8 +67,7 @@ double Dot(const double* a, const double* b, size_t n) {
 // x[0][c] for the empty g and absent otherwise: with M = max phi and
 // P[t] = exp(phi[t-1] - M), psi = M + log(sum_t P[t] exp(x[t][c])), a dot
 // product with a column of exp(x) (equal to the recursion's lae chain up to
-// rounding, ~1e-15). P underflows only where phi is > 700 nats below its
-// maximum, terms the lae chain would also lose against the maximum's.
+// rounding, ~1e-15, apart from the terms the window below leaves out).
 void CtcPrefixScorer::Scores(const State& prefix, int32_t last, std::span<const int32_t> tokens,
                              std::span<double> scores) const {
   const size_t frames = frames_;

@@ -18,6 +18,9 @@
 //     psi   = lae(psi, phi[t-1] + x[t][c]);
 //     psi is the log-probability that the labelling starts with g + c;
 //   g + EOS: lae(rn_g[T-1], rb_g[T-1]), the log-probability of exactly g.
+// Scores computes psi without the lae chain, as one dot product per token
+// over the frames where phi is within 150 nats of its maximum (ctc_prefix.cc):
+// the same value up to ~1e-12 and terms below e^-150 of the largest.
 // Thread safety: immutable after Create; the posteriors must outlive it.
 #pragma once
 
