@@ -279,7 +279,9 @@ def add_ctc_head(src_path: Union[str, Path], dst_path: Union[str, Path], head: n
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of ``qasr ctc-head``."""
     p = argparse.ArgumentParser(prog="qasr ctc-head", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="FP32 .qasr file whose (frozen) encoder the head is trained on")
+    p.add_argument("--model", required=True,
+                   help=".qasr file whose (frozen) encoder the head is trained on (packed weights are dequantized "
+                        "and Linear inputs quantized as the engine does)")
     p.add_argument("--train-manifest", default="data/corpus/manifests/train.jsonl")
     p.add_argument("--dev-manifest", default="data/corpus/manifests/dev.jsonl", help="'' for none")
     p.add_argument("--corpus-root", default=None, help="base of relative audio paths (default: manifest/../..)")
@@ -356,7 +358,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not a.replace and CTC_HEAD_WEIGHT in m.tensors:
             p.error(f"{s} already has a CTC head (pass --replace to overwrite it)")
     torch.set_num_threads(a.threads)
-    model, spm_bytes = load_fp32_model(a.model)
+    model, spm_bytes = load_fp32_model(a.model, dequantize=True)
     tmp = spm_file(spm_bytes)
     try:
         tok = Tokenizer(tmp)

@@ -387,3 +387,19 @@ def test_engine_fixture_ctc_references(tmp_path: Path) -> None:
     for s in joint["searches"]:
         assert s["tokens"] and s["tokens"] == s["nbest"][0]["tokens"] and s["options"]["beam"] == 5
         assert s["options"]["ctc_pre_beam"] == 0 and s["min_margin"] > 2e-4  # robust to engine rounding (~1e-6)
+
+    # Packed files load dequantized for qasr ctc-head (exact weights; Linear inputs quantized as the
+    # engine does, convolutions' kept fp32): equal to the fake-quant reference with fp32 activations,
+    # close to it with int8 ones, and far from the FP32 model either way.
+    with pytest.raises(FormatError):
+        load_fp32_model(tmp_path / "w2g32.qasr")
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    feats = torch.from_numpy(np.load(tmp_path / "feats_a.npy"))[None, : plan["frames_a"]]
+    fp32 = np.load(tmp_path / "fp32.enc_a.npy")
+    for name, mean_limit in (("w4g64_f32act", 1e-5), ("w2g32", 0.03)):
+        model, _ = load_fp32_model(tmp_path / f"{name}.qasr", dequantize=True)
+        with torch.no_grad():
+            enc = model.encoder(feats, torch.tensor([plan["frames_a"]]))[0][0].numpy()
+        ref = np.load(tmp_path / f"{name}.enc_a.npy")
+        assert np.abs(enc - ref).mean() < mean_limit, name
+        assert np.abs(ref - fp32).mean() > 0.1, name

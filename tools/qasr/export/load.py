@@ -23,8 +23,15 @@ CTC_HEAD_WEIGHT = "ctc_head.weight"
 CTC_HEAD_BIAS = "ctc_head.bias"
 
 
-def load_fp32_model(path: Union[str, Path]) -> Tuple[VGGTransformer, bytes]:
-    """(model in eval mode, SentencePiece model bytes) of an FP32 ``.qasr`` file."""
+def load_fp32_model(path: Union[str, Path], dequantize: bool = False) -> Tuple[VGGTransformer, bytes]:
+    """(model in eval mode, SentencePiece model bytes) of an FP32 ``.qasr`` file.
+
+    ``dequantize``: also accept packed weights, loaded as their exact values ``(q - z)·s``
+    (docs/QUANTIZATION.md §1), and quantize the input rows of every Linear whose metadata says
+    ``act_bits: 8`` as the engine does (§2, :func:`qasr.quant.fake.fake_quant_activations`).
+    Convolutions keep fp32 inputs, so the result approximates the engine's quantized model
+    (the int8 patch quantization of its convolutions is left out): for training on its
+    encoder outputs (``qasr ctc-head``), not for parity."""
     m = read_model(path)
     model = VGGTransformer(VGGTransformerConfig.from_dict(m.config))
     convs = {name for name, mod in model.named_modules() if isinstance(mod, CausalConv1d)}
@@ -33,7 +40,13 @@ def load_fp32_model(path: Union[str, Path]) -> Tuple[VGGTransformer, bytes]:
         if name in (CTC_HEAD_WEIGHT, CTC_HEAD_BIAS):
             continue
         if not isinstance(t, np.ndarray):
-            raise FormatError(f"{name} is packed: {path} is not an FP32 model")
+            if not dequantize:
+                raise FormatError(f"{name} is packed: {path} is not an FP32 model")
+            from ..quant.formats import unpack
+
+            rows, cols = t.shape
+            sd[name] = unpack(t.data, t.bits, rows, cols, t.group).dequantize()
+            continue
         w = torch.from_numpy(np.array(t, dtype=np.float32))
         prefix, _, leaf = name.rpartition(".")
         if prefix in convs and leaf == "weight":
@@ -42,6 +55,13 @@ def load_fp32_model(path: Union[str, Path]) -> Tuple[VGGTransformer, bytes]:
         else:
             sd[name] = w
     model.load_state_dict(sd)
+    if dequantize:
+        from ..quant.fake import fake_quant_activations
+
+        layers = (m.metadata.get("quantization") or {}).get("layers") or {}
+        for name, mod in model.named_modules():
+            if isinstance(mod, torch.nn.Linear) and (layers.get(name) or {}).get("act_bits") == 8:
+                mod.register_forward_pre_hook(lambda _m, args: (fake_quant_activations(args[0]),) + tuple(args[1:]))
     return model.eval(), m.spm_bytes
 
 
