@@ -52,6 +52,8 @@ def failure_paths(tmp: Path) -> None:
     expect_error("bad format", [wav, "--format", "docx"], 105, "format")
     expect_error("negative len-pen", [wav, "--len-pen", "-1"], 105, "len-pen")
     expect_error("len-pen not a number", [wav, "--len-pen", "long"], 105, "len-pen")
+    expect_error("ctc weight 1", [wav, "--ctc-weight", "1"], 105, "ctc-weight")
+    expect_error("negative ctc pre-beam", [wav, "--ctc-pre-beam", "-1"], 105, "ctc-pre-beam")
     expect_error("nbest > beam", [wav, "--beam", "2", "--nbest", "3"], 2, "--nbest")
     expect_error("missing model", [wav, "--model", str(tmp / "none.qasr")], 2, "none.qasr")
     junk = tmp / "junk.qasr"
@@ -76,6 +78,8 @@ def failure_paths(tmp: Path) -> None:
 
 
 def end_to_end(tmp: Path) -> None:
+    wav = str(SAMPLES / "flite-rms.wav")
+    expect_error("ctc weight without a CTC head", [wav, "--model", MODEL, "--ctc-weight", "0.5"], 2, "no CTC head")
     wavs = sorted(str(p) for p in SAMPLES.glob("*.wav"))
     base = ["--model", MODEL, "--threads", "2", "--beam", "4", "--loop-guard", "0"]
     rc, out, err = run([wavs[0]] + base + ["--format", "json", "--no-vad", "--nbest", "2"])
