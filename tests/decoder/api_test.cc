@@ -193,6 +193,16 @@ TEST(Api, ErrorPaths) {
   EXPECT_FALSE(Recognizer::Create(model, o, &e));
   EXPECT_EQ(e.code, ErrorCode::kInvalidArgument);
   EXPECT_FALSE(Recognizer::Create(nullptr, {}, &e));
+  // Joint CTC/attention search needs a CTC head (the fake model has none);
+  // the default weight (< 0) then means attention only.
+  RecognizerOptions ctc;
+  ctc.ctc_weight = 0.5;
+  EXPECT_FALSE(Recognizer::Create(model, ctc, &e));
+  EXPECT_EQ(e.code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(e.message.find("CTC head"), std::string::npos) << e.message;
+  ctc.ctc_weight = 1.0;
+  EXPECT_FALSE(Recognizer::Create(model, ctc, &e));
+  EXPECT_EQ(e.code, ErrorCode::kInvalidArgument);
 
   auto rec = Recognizer::Create(model, {}, &e);
   ASSERT_TRUE(rec);
