@@ -29,8 +29,11 @@ everything else in the file kept as it was::
 
     PYTHONPATH=tools /usr/bin/python3 -m qasr ctc-head --model models/small-fp32.qasr \\
         --train-manifest data/corpus/manifests/train.jsonl --dev-manifest data/corpus/manifests/dev.jsonl \\
-        --train-limit 5000 --cache runs/ctc/enc.pt --out models/small-fp32.qasr \\
-        --also models/small-w8.qasr=models/small-w8.qasr
+        --cache runs/ctc/enc.pt --out runs/ctc/small-fp32.qasr --replace \\
+        --also models/small-w8.qasr=runs/ctc/small-w8.qasr
+
+(the defaults, 4 epochs at lr 1e-3, made the bundled heads; a quantized ``--model`` is loaded
+with its packed weights dequantized, see :func:`qasr.export.load.load_fp32_model`).
 """
 from __future__ import annotations
 
@@ -208,7 +211,7 @@ def ctc_loss_per_token(head: nn.Module, rows: Sequence[EncodedUtterance], batch_
     return total / max(ntok, 1)
 
 
-def train_ctc_head(encoded_rows: Sequence[EncodedUtterance], vocab: int, dim: int, epochs: int = 4, lr: float = 3e-3,
+def train_ctc_head(encoded_rows: Sequence[EncodedUtterance], vocab: int, dim: int, epochs: int = 4, lr: float = 1e-3,
                    seed: int = 0, dev_rows: Optional[Sequence[EncodedUtterance]] = None, batch_size: int = 32,
                    log: Callable[[str], None] = print) -> nn.Linear:
     """A ``Linear(dim, vocab + 1)`` CTC head (blank = vocab) trained with Adam on frozen encoder
@@ -288,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-limit", type=int, default=0, help="use only the first N training utterances (0 = all)")
     p.add_argument("--dev-limit", type=int, default=0, help="use only the first N dev utterances (0 = all)")
     p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (the bundled heads: 4 epochs at 1e-3)")
     p.add_argument("--batch-size", type=int, default=32, help="utterances per batch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (encoding and training)")
