@@ -143,81 +143,18 @@ static Status CheckOptions(const SearchOptions& o, int vocab) {
   return Status::Ok();
 }
 
-// The joint CTC/attention search (options.ctc_weight > 0): BeamSearch's steps
-// and rules, with each row's candidates limited to its attention pre-beam and
-// ranked by (1 - w) * attention + w * CTC prefix score (search.h).
-static Result<std::vector<Hypothesis>> JointBeamSearch(StepModel& model, size_t vocab, int max_len,
-                                                       const SearchOptions& options,
-                                                       const CtcPrefixScorer& ctc,
-                                                       const StepCheck& check) {
+// Steps of either search from `beam` until Advance ends it: each step
+// masks every row's log-probs (ProcessLogProbs), lets gather(r, row, lp,
+// cands) turn row r's into candidates, and walks the best (Advance).
+template <class Cand, class Gather, class Extend>
+static Result<std::vector<Hypothesis>> RunSearch(StepModel& model, size_t vocab, int max_len,
+                                                 const SearchOptions& options,
+                                                 const StepCheck& check, Beam beam,
+                                                 const Gather& gather, const Extend& extend) {
   const auto k = static_cast<size_t>(options.beam);
-  const size_t pre = options.ctc_pre_beam > 0 ? static_cast<size_t>(options.ctc_pre_beam) : vocab;
-  const double w = options.ctc_weight;
-  Beam beam{std::vector<Row>(1), {0}, {kEosId}};
-  beam.rows[0].ctc = ctc.Empty();
-  std::vector<int32_t> tokens;
   std::vector<float> lprobs;
-  std::vector<JointCandidate> cands;
-  std::vector<double> psi;
+  std::vector<Cand> cands;
   std::vector<Hypothesis> finished;
-  const auto extend = [&](Row& row, const Row& from) {
-    row.ctc =
-        ctc.Extend(from.ctc, from.tokens.empty() ? -1 : from.tokens.back(), row.tokens.back());
-  };
-  for (int step = 0; step <= max_len; ++step) {
-    if (check) QASR_RETURN_IF_ERROR(check());
-    lprobs.assign(beam.rows.size() * vocab, 0.0f);
-    QASR_RETURN_IF_ERROR(model.Step(beam.parents, beam.last, lprobs));
-    cands.clear();
-    for (size_t r = 0; r < beam.rows.size(); ++r) {
-      const Row& row = beam.rows[r];
-      std::span<float> lp(lprobs.data() + r * vocab, vocab);
-      ProcessLogProbs(row.tokens, step, max_len, options, lp);
-      PreBeam(lp, pre, &tokens);
-      psi.resize(tokens.size());
-      ctc.Scores(row.ctc, row.tokens.empty() ? -1 : row.tokens.back(), tokens, psi);
-      for (size_t i = 0; i < tokens.size(); ++i) {
-        const auto t = static_cast<size_t>(tokens[i]);
-        const float att = row.score + lp[t];
-        cands.push_back({(1.0 - w) * static_cast<double>(att) + w * psi[i], att, r * vocab + t});
-      }
-    }
-    if (!Advance(cands, vocab, k, step, options, lprobs, extend, beam, finished)) break;
-  }
-  return finished;
-}
-
-static void SortAndTrim(std::vector<Hypothesis>& finished, int nbest) {
-  std::stable_sort(finished.begin(), finished.end(),
-                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
-  if (finished.size() > static_cast<size_t>(nbest)) finished.resize(static_cast<size_t>(nbest));
-}
-
-Result<std::vector<Hypothesis>> BeamSearch(StepModel& model, size_t encoder_frames,
-                                           const SearchOptions& options, const StepCheck& check,
-                                           const CtcPosteriors* ctc) {
-  const int vocab_i = model.vocab_size();
-  QASR_RETURN_IF_ERROR(CheckOptions(options, vocab_i));
-  const auto vocab = static_cast<size_t>(vocab_i);
-  const auto k = static_cast<size_t>(options.beam);
-  const int max_len = MaxLength(options, encoder_frames);
-  if (options.ctc_weight > 0.0) {
-    if (ctc == nullptr) return InvalidArgument("ctc_weight > 0 needs CTC posteriors");
-    auto scorer = CtcPrefixScorer::Create(*ctc, vocab_i);
-    if (!scorer.ok()) return scorer.status();
-    QASR_RETURN_IF_ERROR(model.Begin(options.beam));
-    auto finished = JointBeamSearch(model, vocab, max_len, options, *scorer, check);
-    if (!finished.ok()) return finished.status();
-    SortAndTrim(*finished, options.nbest);
-    return finished;
-  }
-  QASR_RETURN_IF_ERROR(model.Begin(options.beam));
-
-  Beam beam{std::vector<Row>(1), {0}, {kEosId}};
-  std::vector<float> lprobs;
-  std::vector<Candidate> cands;
-  std::vector<Hypothesis> finished;
-  const auto no_state = [](Row&, const Row&) {};
   for (int step = 0; step <= max_len; ++step) {
     if (check) QASR_RETURN_IF_ERROR(check());
     lprobs.assign(beam.rows.size() * vocab, 0.0f);
@@ -226,15 +163,67 @@ Result<std::vector<Hypothesis>> BeamSearch(StepModel& model, size_t encoder_fram
     for (size_t r = 0; r < beam.rows.size(); ++r) {
       std::span<float> lp(lprobs.data() + r * vocab, vocab);
       ProcessLogProbs(beam.rows[r].tokens, step, max_len, options, lp);
+      gather(r, beam.rows[r], std::span<const float>(lp), cands);
+    }
+    if (!Advance(cands, vocab, k, step, options, lprobs, extend, beam, finished)) break;
+  }
+  std::stable_sort(finished.begin(), finished.end(),
+                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  if (finished.size() > static_cast<size_t>(options.nbest))
+    finished.resize(static_cast<size_t>(options.nbest));
+  return finished;
+}
+
+Result<std::vector<Hypothesis>> BeamSearch(StepModel& model, size_t encoder_frames,
+                                           const SearchOptions& options, const StepCheck& check,
+                                           const CtcPosteriors* ctc) {
+  const int vocab_i = model.vocab_size();
+  QASR_RETURN_IF_ERROR(CheckOptions(options, vocab_i));
+  const auto vocab = static_cast<size_t>(vocab_i);
+  const int max_len = MaxLength(options, encoder_frames);
+  Beam start{std::vector<Row>(1), {0}, {kEosId}};
+  if (options.ctc_weight <= 0.0) {
+    QASR_RETURN_IF_ERROR(model.Begin(options.beam));
+    const auto gather = [vocab](size_t r, const Row& row, std::span<const float> lp,
+                                std::vector<Candidate>& cands) {
       for (size_t t = 0; t < vocab; ++t) {
-        const float s = beam.rows[r].score + lp[t];
+        const float s = row.score + lp[t];
         if (s != -std::numeric_limits<float>::infinity()) cands.push_back({s, r * vocab + t});
       }
-    }
-    if (!Advance(cands, vocab, k, step, options, lprobs, no_state, beam, finished)) break;
+    };
+    return RunSearch<Candidate>(model, vocab, max_len, options, check, std::move(start), gather,
+                                [](Row&, const Row&) {});
   }
-  SortAndTrim(finished, options.nbest);
-  return finished;
+  // Joint CTC/attention search: each row's candidates are its attention
+  // pre-beam, ranked by (1 - w) * attention + w * CTC prefix score
+  // (search.h); continuing rows carry their CTC state.
+  if (ctc == nullptr) return InvalidArgument("ctc_weight > 0 needs CTC posteriors");
+  auto scorer = CtcPrefixScorer::Create(*ctc, vocab_i);
+  if (!scorer.ok()) return scorer.status();
+  QASR_RETURN_IF_ERROR(model.Begin(options.beam));
+  const CtcPrefixScorer& scores = *scorer;
+  const size_t pre = options.ctc_pre_beam > 0 ? static_cast<size_t>(options.ctc_pre_beam) : vocab;
+  const double w = options.ctc_weight;
+  std::vector<int32_t> tokens;
+  std::vector<double> psi;
+  const auto gather = [&](size_t r, const Row& row, std::span<const float> lp,
+                          std::vector<JointCandidate>& cands) {
+    PreBeam(lp, pre, &tokens);
+    psi.resize(tokens.size());
+    scores.Scores(row.ctc, row.tokens.empty() ? -1 : row.tokens.back(), tokens, psi);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const auto t = static_cast<size_t>(tokens[i]);
+      const float att = row.score + lp[t];
+      cands.push_back({(1.0 - w) * static_cast<double>(att) + w * psi[i], att, r * vocab + t});
+    }
+  };
+  const auto extend = [&](Row& row, const Row& from) {
+    row.ctc =
+        scores.Extend(from.ctc, from.tokens.empty() ? -1 : from.tokens.back(), row.tokens.back());
+  };
+  start.rows[0].ctc = scores.Empty();
+  return RunSearch<JointCandidate>(model, vocab, max_len, options, check, std::move(start), gather,
+                                   extend);
 }
 
 Result<Hypothesis> GreedySearch(StepModel& model, size_t encoder_frames,

@@ -46,6 +46,8 @@ CtcPrefixScorer::State CtcPrefixScorer::Empty() const {
     sum += x(t, blank);
     s.rb[t] = sum;
   }
+  s.sum.resize(frames_);
+  for (size_t t = 0; t < frames_; ++t) s.sum[t] = LogAddExp(s.rn[t], s.rb[t]);
   return s;
 }
 
@@ -71,14 +73,14 @@ double Dot(const double* a, const double* b, size_t n) {
 void CtcPrefixScorer::Scores(const State& prefix, int32_t last, std::span<const int32_t> tokens,
                              std::span<double> scores) const {
   const size_t frames = frames_;
-  // phi for c != last (rsum) and for c == last (rb), shifted by one frame:
+  // phi for c != last (sum) and for c == last (rb), shifted by one frame:
   // entry t is phi[t - 1], entry 0 the empty prefix's start term.
-  std::vector<double> shifted_sum(frames), shifted_rb(frames);
-  shifted_sum[0] = shifted_rb[0] = last < 0 ? 0.0 : kCtcNeg;
-  for (size_t t = 1; t < frames; ++t) {
-    shifted_sum[t] = LogAddExp(prefix.rn[t - 1], prefix.rb[t - 1]);
-    shifted_rb[t] = prefix.rb[t - 1];
-  }
+  const auto shifted = [&](const std::vector<double>& phi) {
+    std::vector<double> out(frames);
+    out[0] = last < 0 ? 0.0 : kCtcNeg;
+    std::copy(phi.begin(), phi.end() - 1, out.begin() + 1);
+    return out;
+  };
   // The weights exp(phi - M) over the frames where phi is within kWindow
   // nats of M; terms outside are below exp(-150) = 7e-66 of the largest
   // weight, and the window is short where the posteriors are peaky (phi
@@ -100,9 +102,9 @@ void CtcPrefixScorer::Scores(const State& prefix, int32_t last, std::span<const 
     for (size_t t = b; t < e; ++t) out->w[t] = std::exp(phi[t] - out->m);
   };
   Weights w_sum, w_rb;
-  weights(shifted_sum, &w_sum);
+  weights(shifted(prefix.sum), &w_sum);
   bool have_rb = false;
-  const double final_score = LogAddExp(prefix.rn[frames - 1], prefix.rb[frames - 1]);
+  const double final_score = prefix.sum[frames - 1];
   for (size_t i = 0; i < tokens.size(); ++i) {
     const int32_t c = tokens[i];
     if (c == kEosId) {
@@ -112,7 +114,7 @@ void CtcPrefixScorer::Scores(const State& prefix, int32_t last, std::span<const 
     // A repeated label needs a blank between the two: only the paths of g
     // that end in blank continue into c.
     if (c == last && !have_rb) {
-      weights(shifted_rb, &w_rb);
+      weights(shifted(prefix.rb), &w_rb);
       have_rb = true;
     }
     const Weights& w = c == last ? w_rb : w_sum;
@@ -125,19 +127,21 @@ void CtcPrefixScorer::Scores(const State& prefix, int32_t last, std::span<const 
 
 CtcPrefixScorer::State CtcPrefixScorer::Extend(const State& prefix, int32_t last, int32_t c) const {
   const size_t frames = frames_, blank = p_.classes - 1, col = static_cast<size_t>(c);
+  const std::vector<double>& phi = c == last ? prefix.rb : prefix.sum;
   State s;
   s.rn.resize(frames);
   s.rb.resize(frames);
+  s.sum.resize(frames);
   double rn = last < 0 ? x(0, col) : kCtcNeg, rb = kCtcNeg;
-  s.rn[0] = rn;
-  s.rb[0] = rb;
-  for (size_t t = 1; t < frames; ++t) {
-    const double phi = c == last ? prefix.rb[t - 1] : LogAddExp(prefix.rn[t - 1], prefix.rb[t - 1]);
-    const double next_rn = LogAddExp(rn, phi) + x(t, col);
-    rb = LogAddExp(rb, rn) + x(t, blank);
-    rn = next_rn;
+  for (size_t t = 0; t < frames; ++t) {
+    if (t > 0) {
+      const double next_rn = LogAddExp(rn, phi[t - 1]) + x(t, col);
+      rb = LogAddExp(rb, rn) + x(t, blank);
+      rn = next_rn;
+    }
     s.rn[t] = rn;
     s.rb[t] = rb;
+    s.sum[t] = LogAddExp(rn, rb);
   }
   return s;
 }

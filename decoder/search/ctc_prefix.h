@@ -49,6 +49,7 @@ class CtcPrefixScorer {
  public:
   struct State {
     std::vector<double> rn, rb;  // per frame
+    std::vector<double> sum;     // lae(rn[t], rb[t]): every extension's phi (but a repeat's)
   };
 
   // Checks the table (1 <= frames, classes = vocab + 1, as many values) and

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,6 +13,7 @@
 
 #include "decoder/search/search.h"
 #include "engine/runtime/session.h"
+#include "engine_fixture.h"
 #include "npy_reader.h"
 
 namespace qasr::engine {
@@ -22,10 +22,7 @@ namespace {
 using testing::NpyArray;
 using testing::ReadNpy;
 
-std::string Dir() {
-  const char* d = std::getenv("QASR_ENGINE_FIXTURE");
-  return d ? d : "";
-}
+std::string Dir() { return testing::EngineFixtureDir(); }
 
 float MaxDiff(std::span<const float> a, const std::vector<float>& b) {
   if (a.size() != b.size()) return INFINITY;

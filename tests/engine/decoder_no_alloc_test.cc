@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/runtime/session.h"
+#include "engine_fixture.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -34,11 +35,11 @@ namespace qasr::engine {
 namespace {
 
 TEST(DecoderMemory, StepsDoNotAllocate) {
-  const char* dir = std::getenv("QASR_ENGINE_FIXTURE");
-  if (dir == nullptr) GTEST_SKIP() << "QASR_ENGINE_FIXTURE not set";
+  const std::string dir = testing::EngineFixtureDir();
+  if (dir.empty()) GTEST_SKIP() << "QASR_ENGINE_FIXTURE not set";
   for (const char* variant : {"fp32", "w4g64"}) {
     SCOPED_TRACE(variant);
-    auto model = Model::Load(std::string(dir) + "/" + variant + ".qasr");
+    auto model = Model::Load(dir + "/" + variant + ".qasr");
     ASSERT_TRUE(model.ok()) << model.status().ToString();
     for (int threads : {1, 2}) {
       Session s(*model, threads);

@@ -18,6 +18,7 @@
 
 #include "engine/models/vggtransformer/encoder.h"
 #include "engine/runtime/session.h"
+#include "engine_fixture.h"
 #include "kernels/dense/dense_gemm.h"
 #include "kernels/gemm/gemm_table.h"
 #include "npy_reader.h"
@@ -28,10 +29,7 @@ namespace {
 using testing::NpyArray;
 using testing::ReadNpy;
 
-std::string Dir() {
-  const char* d = std::getenv("QASR_ENGINE_FIXTURE");
-  return d ? d : "";
-}
+std::string Dir() { return testing::EngineFixtureDir(); }
 
 struct Plan {
   std::vector<std::vector<int32_t>> parents, tokens;
