@@ -25,6 +25,19 @@ Status PackHeads(const OpContext& ctx, HeadPart part, const float* x, size_t ld,
   });
 }
 
+Status PackHeads(const OpContext& ctx, const float* keys, const float* values, size_t ld, size_t tk,
+                 const AttentionShape& shape, HeadPanels& out) {
+  const size_t hd = shape.head_dim;
+  out.k.resize(shape.heads);
+  out.v.resize(shape.heads);
+  out.keys = tk;
+  return ParallelSlots(ctx, 2 * shape.heads, [&](size_t, size_t item) {
+    const size_t h = item / 2;
+    return item % 2 == 0 ? kernels::PackPanels(keys + h * hd, ld, tk, hd, false, out.k[h])
+                         : kernels::PackPanels(values + h * hd, ld, hd, tk, true, out.v[h]);
+  });
+}
+
 Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale, const float* q,
                  size_t ldq, size_t tq, const HeadPanels& kv, size_t valid_keys, float* out,
                  size_t ldo, AttentionScratch& scratch) {

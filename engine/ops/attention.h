@@ -37,6 +37,10 @@ enum class HeadPart { kKeys, kValues };
 // values are packed by separate calls, so one projection buffer serves both.
 Status PackHeads(const OpContext& ctx, HeadPart part, const float* x, size_t ld, size_t tk,
                  const AttentionShape& shape, HeadPanels& out);
+// Packs both: keys and values [tk][d] (row stride ld each), 2 x heads
+// parallel items in one loop.
+Status PackHeads(const OpContext& ctx, const float* keys, const float* values, size_t ld, size_t tk,
+                 const AttentionShape& shape, HeadPanels& out);
 
 struct AttentionScratch {
   // Per thread (slot): one block of one head's scaled queries [block][head_dim]

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "engine/ops/context.h"
 #include "kernels/base/status.h"
@@ -73,6 +74,45 @@ Status ParallelSlots(const OpContext& ctx, size_t items, const F& fn) {
     }
   });
   return error;
+}
+
+// Start of slice i (i <= slices) when [0, n) is split into `slices`
+// contiguous ranges of nearly equal size, inner boundaries rounded to
+// multiples of `align` (the GEMM microkernels' rows) where n allows.
+inline size_t SliceBegin(size_t n, size_t slices, size_t align, size_t i) {
+  if (i >= slices) return n;
+  align = std::max<size_t>(align, 1);
+  const size_t exact = i * n / slices;
+  return std::min(n, (exact + align / 2) / align * align);
+}
+
+// Number of slices ParallelSlices makes of n items: one per thread, but at
+// least min_items per slice.
+inline size_t SliceCount(const OpContext& ctx, size_t n, size_t min_items) {
+  return std::max<size_t>(1, std::min(NumThreads(ctx), n / std::max<size_t>(min_items, 1)));
+}
+
+// fn(slice, begin, end) for `slices` (<= ThreadPool::kMaxAffineTasks)
+// contiguous ranges of [0, n) (see SliceBegin), slice i meant for thread i
+// (ThreadPool::ParallelForAffine): a series of calls with the same split
+// keeps each range's data in one core's caches. Each fn runs
+// single-threaded (pass SingleThreaded(ctx) to the ops inside); without a
+// pool the slices run in order. Returns the first error by slice.
+template <class F>
+Status ParallelSlices(const OpContext& ctx, size_t n, size_t slices, size_t align, const F& fn) {
+  slices = std::clamp<size_t>(slices, 1, kernels::ThreadPool::kMaxAffineTasks);
+  std::vector<Status> status(slices);
+  const auto run = [&](size_t i) {
+    status[i] = fn(i, SliceBegin(n, slices, align, i), SliceBegin(n, slices, align, i + 1));
+  };
+  if (ctx.pool == nullptr || slices == 1) {
+    for (size_t i = 0; i < slices; ++i) run(i);
+  } else {
+    ctx.pool->ParallelForAffine(slices, run);
+  }
+  for (Status& s : status)
+    if (!s.ok()) return std::move(s);
+  return Status::Ok();
 }
 
 }  // namespace qasr::engine

@@ -1,6 +1,7 @@
 #include "kernels/base/thread_pool.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -41,7 +42,7 @@ bool SpinUntil(const Done& done) {
 ThreadPool::ThreadPool(size_t num_threads) {
   const size_t workers = num_threads > 1 ? num_threads - 1 : 0;
   workers_.reserve(workers);
-  for (size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < workers; ++i) workers_.emplace_back([this, i] { WorkerLoop(i + 1); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -53,12 +54,13 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::RunTasks(uint32_t generation) {
+void ThreadPool::RunTasks(uint32_t generation, size_t self) {
+  const bool affine = (generation & kAffine) != 0;
   uint64_t w = work_.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<uint32_t>(w >> 32) != generation) return;
-    const uint32_t task = static_cast<uint32_t>(w);
-    if (task == kPublishing) {  // Run is writing this loop's parameters
+    const uint32_t low = static_cast<uint32_t>(w);
+    if (low == kPublishing) {  // Run is writing this loop's parameters
       CpuRelax();
       w = work_.load(std::memory_order_acquire);
       continue;
@@ -66,10 +68,22 @@ void ThreadPool::RunTasks(uint32_t generation) {
     // Acquire: a task count of a newer loop is seen only after that loop
     // closed this one (kPublishing), so the claim below then fails.
     const size_t n = num_tasks_.load(std::memory_order_acquire);
-    if (task >= n) return;
+    uint32_t task = low;
+    uint64_t claimed = w + 1;
+    if (affine) {
+      // low: the claimed tasks' bits (n <= kMaxAffineTasks, so never
+      // kPublishing). Own task first, else the first unclaimed one.
+      const uint32_t open = ~low & ((uint32_t{1} << n) - 1);
+      if (open == 0) return;
+      task = self < n && (open >> self & 1u) != 0 ? static_cast<uint32_t>(self)
+                                                  : static_cast<uint32_t>(std::countr_zero(open));
+      claimed = w | (uint64_t{1} << task);
+    } else if (task >= n) {
+      return;
+    }
     // On failure w is reloaded: another thread claimed this task, or a newer
     // loop has started.
-    if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel,
+    if (!work_.compare_exchange_weak(w, claimed, std::memory_order_acq_rel,
                                      std::memory_order_acquire))
       continue;
     // The claim succeeded while `generation` was current with `task` < n
@@ -85,12 +99,13 @@ void ThreadPool::RunTasks(uint32_t generation) {
   }
 }
 
-void ThreadPool::Run(size_t num_tasks, TaskFn fn, const void* ctx) {
+void ThreadPool::Run(size_t num_tasks, bool affine, TaskFn fn, const void* ctx) {
   if (num_tasks == 0) return;
   if (workers_.empty() || num_tasks == 1) {
     for (size_t t = 0; t < num_tasks; ++t) fn(ctx, t);
     return;
   }
+  if (affine && num_tasks > kMaxAffineTasks) affine = false;  // plain claiming then
   // Task indices live in 32 bits of work_.
   constexpr size_t kMaxTasks = size_t{1} << 31;
   if (num_tasks > kMaxTasks) {
@@ -101,7 +116,7 @@ void ThreadPool::Run(size_t num_tasks, TaskFn fn, const void* ctx) {
         size_t base;
       } slice{fn, ctx, base};
       Run(
-          std::min(kMaxTasks, num_tasks - base),
+          std::min(kMaxTasks, num_tasks - base), false,
           [](const void* c, size_t t) {
             const auto& s = *static_cast<const Slice*>(c);
             s.fn(s.ctx, s.base + t);
@@ -116,7 +131,11 @@ void ThreadPool::Run(size_t num_tasks, TaskFn fn, const void* ctx) {
     // First close the finished loop to claims (a worker holding its last
     // index and this loop's new task count must not claim past its end),
     // then write the parameters, then open the new loop at task 0.
-    generation = static_cast<uint32_t>(work_.load(std::memory_order_relaxed) >> 32) + 1;
+    // The generation counts in the low 31 bits; the top bit marks an affine
+    // loop (any change of the high word starts a new loop for the workers).
+    generation =
+        ((static_cast<uint32_t>(work_.load(std::memory_order_relaxed) >> 32) + 1) & ~kAffine) |
+        (affine ? kAffine : 0u);
     work_.store(uint64_t{generation} << 32 | kPublishing, std::memory_order_relaxed);
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
@@ -125,14 +144,14 @@ void ThreadPool::Run(size_t num_tasks, TaskFn fn, const void* ctx) {
     work_.store(uint64_t{generation} << 32, std::memory_order_release);
   }
   wake_.notify_all();
-  RunTasks(generation);
+  RunTasks(generation, 0);
   const auto all_done = [&] { return tasks_done_.load(std::memory_order_acquire) == num_tasks; };
   if (SpinUntil(all_done)) return;
   std::unique_lock<std::mutex> lock(mu_);
   done_.wait(lock, all_done);
 }
 
-void ThreadPool::WorkerLoop() {
+void ThreadPool::WorkerLoop(size_t self) {
   uint32_t seen = 0;
   for (;;) {
     const auto woken = [&] {
@@ -145,7 +164,7 @@ void ThreadPool::WorkerLoop() {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = static_cast<uint32_t>(work_.load(std::memory_order_acquire) >> 32);
-    RunTasks(seen);
+    RunTasks(seen, self);
   }
 }
 

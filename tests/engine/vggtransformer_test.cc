@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -245,9 +246,10 @@ TEST(VggTransformer, LongSearchGrowsCaches) {
   for (float x : lp) EXPECT_TRUE(std::isfinite(x));
 }
 
-// The VGG front end runs over chunks of frames with halos, and the FFNs over
-// chunks of rows: any chunk sizes, at 1 and 2 threads, give the bits of one
-// pass over the whole utterance.
+// The VGG front end runs over chunks of frames with halos, the transformer
+// layers over slices of rows and the FFNs over chunks of a slice's rows: any
+// chunk sizes and slice counts, at 1 and 2 threads, give the bits of one pass
+// over the whole utterance.
 TEST(VggTransformer, VggAndFfnChunksAreBitIdentical) {
   if (Dir().empty()) GTEST_SKIP() << "QASR_ENGINE_FIXTURE not set";
   for (const char* variant : {"fp32", "w4g64"}) {
@@ -267,19 +269,23 @@ TEST(VggTransformer, VggAndFfnChunksAreBitIdentical) {
       EncoderBuffers whole_buf;
       whole_buf.vgg_chunk_frames = 100000;  // one chunk
       whole_buf.layer.ffn_chunk_rows = 100000;
+      whole_buf.row_slices = 1;
       std::vector<float> whole;
       ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, whole_buf, whole).ok());
-      // {VGG chunk frames, FFN chunk rows}; 0 is each one's default.
-      const std::pair<size_t, size_t> chunks[] = {{1, 1},   {4, 5},   {8, 7},
-                                                  {12, 16}, {36, 48}, {0, 0}};
-      for (const auto& [chunk, ffn_rows] : chunks) {
+      // {VGG chunk frames, FFN chunk rows, row slices}; 0 is each one's
+      // default. The encoder has 40 steps (37 valid): 3 slices cut through
+      // the valid keys, 40 slices are capped at 31 one-row slices.
+      const std::array<size_t, 3> chunks[] = {{1, 1, 2},   {4, 5, 3},   {8, 7, 40},
+                                              {12, 16, 5}, {36, 48, 2}, {0, 0, 0}};
+      for (const auto& [chunk, ffn_rows, slices] : chunks) {
         EncoderBuffers buf;
         buf.vgg_chunk_frames = chunk;
         buf.layer.ffn_chunk_rows = ffn_rows;
+        buf.row_slices = slices;
         std::vector<float> out;
         ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, buf, out).ok());
         EXPECT_EQ(out, whole) << "chunk " << chunk << ", ffn rows " << buf.layer.ffn_chunk_rows
-                              << ", threads " << threads;
+                              << ", slices " << slices << ", threads " << threads;
       }
     }
   }

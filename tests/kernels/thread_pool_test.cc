@@ -57,5 +57,53 @@ TEST(ThreadPool, LoopsOfChangingSizesRunEachTaskOnce) {
   }
 }
 
+// Affine loops (task i meant for thread i, then any left) interleaved with
+// plain ones of changing sizes, more tasks than threads included (then the
+// threads take each other's): every task runs exactly once in its own loop;
+// above kMaxAffineTasks the loop falls back to plain claiming.
+TEST(ThreadPool, AffineLoopsRunEachTaskOnce) {
+  if (testing::NoThreads()) GTEST_SKIP() << "QASR_TEST_NO_THREADS is set";
+  for (size_t threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits(40);
+    std::atomic<int> out_of_range{0};
+    for (int rep = 0; rep < 20000; ++rep) {
+      const size_t n = rep % 97 == 0 ? 40 : 1 + static_cast<size_t>(rep * 7 % 31);  // 1..31, 40
+      for (size_t i = 0; i < n; ++i) hits[i].store(0, std::memory_order_relaxed);
+      const auto task = [&](size_t i) {
+        if (i >= n) {
+          out_of_range.fetch_add(1);
+          return;
+        }
+        hits[i].fetch_add(1, std::memory_order_relaxed);
+      };
+      if (rep % 3 == 0) {
+        pool.ParallelFor(n, task);
+      } else {
+        pool.ParallelForAffine(n, task);
+      }
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_EQ(hits[i].load(std::memory_order_relaxed), 1) << threads << " " << rep << " " << i;
+    }
+    EXPECT_EQ(out_of_range.load(), 0) << threads;
+  }
+}
+
+// The caller takes task 0 of an affine loop; a task that waits for another
+// task proves the workers claim theirs while the caller is busy.
+TEST(ThreadPool, AffineWorkersTakeTheirTasks) {
+  if (testing::NoThreads()) GTEST_SKIP() << "QASR_TEST_NO_THREADS is set";
+  ThreadPool pool(3);
+  for (int rep = 0; rep < 200; ++rep) {
+    std::atomic<int> done{0};
+    pool.ParallelForAffine(3, [&](size_t) {
+      done.fetch_add(1);
+      while (done.load() < 3) {
+      }
+    });
+    ASSERT_EQ(done.load(), 3);
+  }
+}
+
 }  // namespace
 }  // namespace qasr::kernels

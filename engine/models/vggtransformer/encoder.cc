@@ -167,29 +167,95 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
     return Status::Ok();
   }));
   *out_frames = t_out;
-  // The chunk buffers are not needed by the transformer layers.
-  std::vector<VggSlot>().swap(buf.vgg);
+  // The chunk buffers stay until EncoderBuffers::Release: freeing them here
+  // let glibc hand the pages back to the kernel (with 2 threads), so every
+  // call faulted ~4 MB in again, ~1,000 faults and ~0.5 ms of a 10 s small
+  // encoder's 8 ms; holding them through the transformer layers did not
+  // raise the peak (paper w2, 60 s: 169.8 MB after the encoder either way).
   return Status::Ok();
 }
 
-Status EncoderLayer(const OpContext& ctx, const TransformerLayerWeights& l, float* x, size_t rows,
-                    size_t valid, LayerBuffers& buf) {
-  const size_t d = l.d;
+// The transformer layers run on row slices, one per thread (ParallelSlices):
+// everything but attention's keys and values is per row (LayerNorm, the
+// Linears with their per-row activation quantization, ReLU, residual adds),
+// so each thread takes the same rows through every such op of a layer and on
+// into the next layer's projections, and the rows cross cores only as keys
+// and values. Per layer that is two parallel loops instead of one per op
+// (about 15), and when the vCPUs sit on different core complexes, far less
+// data moved between them. Every row is computed by the same calls in the
+// same order whatever the split, so results do not depend on the thread
+// count.
+//
+// A layer's buffers (EncoderBuffers::layer): h (LN(x) rows, then those rows'
+// attention output), q, kv (keys), proj (values until they are packed, then
+// out_proj and FFN outputs).
+
+// Row slice boundaries fall on multiples of this: whole blocks of the
+// AVX-512 GEMM microkernel's 6 rows. Rounding to 12 (the 4-row AVX2 kernel's
+// blocks too) left 120 and 130 of 250 rows, and the second slice ~8 % slower.
+constexpr size_t kSliceAlign = 6;
+
+// Rows [r0, r1) of a layer's attention inputs: h = LN(x) (pre-LN; post-LN
+// projects x itself), q, and the keys and values of the rows below `keys`.
+Status AttentionInputs(const OpContext& one, const TransformerLayerWeights& l, float* x, size_t r0,
+                       size_t r1, size_t keys, LayerBuffers& buf, LayerSlot& slot) {
+  const size_t d = l.d, n = r1 - r0;
+  const float* in = x + r0 * d;
+  if (l.normalize_before) {
+    float* h = buf.h.data() + r0 * d;
+    LayerNormRows(one, in, d, n, d, l.self_attn_ln.gamma, l.self_attn_ln.beta, h, d);
+    in = h;
+  }
+  QASR_RETURN_IF_ERROR(Linear(one, l.self_attn.q, in, d, n, buf.q.data() + r0 * d, d, slot.linear));
+  const size_t k1 = std::min(r1, keys);
+  if (r0 >= k1) return Status::Ok();
   QASR_RETURN_IF_ERROR(
-      ResidualBlock(ctx, l.self_attn_ln, l.normalize_before, x, rows, d, buf, [&](const float* h) {
-        return SelfAttention(ctx, l.self_attn, l.heads, h, rows, d, valid, buf);
-      }));
-  return ResidualBlock(ctx, l.final_ln, l.normalize_before, x, rows, d, buf,
-                       [&](const float* h) { return FeedForward(ctx, l, h, rows, buf); });
+      Linear(one, l.self_attn.k, in, d, k1 - r0, buf.kv.data() + r0 * d, d, slot.linear));
+  return Linear(one, l.self_attn.v, in, d, k1 - r0, buf.proj.data() + r0 * d, d, slot.linear);
+}
+
+// x += y over n rows of width d; post-LN then normalises them (model.py _block).
+void Residual(const OpContext& one, const NormWeights& ln, bool normalize_before, float* x,
+              const float* y, size_t n, size_t d) {
+  AddInPlace(one, x, y, n * d);
+  if (!normalize_before) LayerNormRows(one, x, d, n, d, ln.gamma, ln.beta, x, d);
+}
+
+// Rows [r0, r1) of the rest of a layer once its keys and values are packed:
+// attention, out_proj and the residual, then the FFN block.
+Status AttentionOutputsAndFfn(const OpContext& one, const TransformerLayerWeights& l, float* x,
+                              size_t r0, size_t r1, size_t valid, LayerBuffers& buf,
+                              LayerSlot& slot) {
+  const size_t d = l.d, n = r1 - r0;
+  const AttentionShape shape{l.heads, d / l.heads};
+  float* xr = x + r0 * d;
+  float* h = buf.h.data() + r0 * d;  // these rows' LN(x) is no longer needed
+  float* proj = buf.proj.data() + r0 * d;
+  QASR_RETURN_IF_ERROR(Attention(one, shape, AttentionScale(shape.head_dim), buf.q.data() + r0 * d,
+                                 d, n, buf.attention.heads, valid, h, d, slot.attention));
+  QASR_RETURN_IF_ERROR(Linear(one, l.self_attn.out, h, d, n, proj, d, slot.linear));
+  Residual(one, l.self_attn_ln, l.normalize_before, xr, proj, n, d);
+  const float* in = xr;
+  if (l.normalize_before) {
+    LayerNormRows(one, xr, d, n, d, l.final_ln.gamma, l.final_ln.beta, h, d);
+    in = h;
+  }
+  QASR_RETURN_IF_ERROR(FeedForward(one, l, in, n, proj, buf.FfnChunkRows(), slot.ffn, slot.linear));
+  Residual(one, l.final_ln, l.normalize_before, xr, proj, n, d);
+  return Status::Ok();
 }
 
 }  // namespace
 
 void EncoderBuffers::Release() {
-  const size_t chunk = vgg_chunk_frames;
+  const size_t chunk = vgg_chunk_frames, slices = row_slices;
   const size_t ffn_chunk = layer.ffn_chunk_rows;
+  std::vector<VggSlot> keep;
+  keep.swap(vgg);
   *this = EncoderBuffers{};
+  vgg.swap(keep);
   vgg_chunk_frames = chunk;
+  row_slices = slices;
   layer.ffn_chunk_rows = ffn_chunk;
 }
 
@@ -205,17 +271,58 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
   QASR_RETURN_IF_ERROR(RunVgg(ctx, w, feats, frames, buf, &t));
   const size_t valid = std::min(t, EncoderFrames(w, valid_frames));
   size_t width = w.vgg_width;
-  for (const auto& l : w.encoder_layers) {
-    buf.layer.Reserve(t, l.d, l.ffn);
+  const auto& layers = w.encoder_layers;
+  // Buffers for the widest layer, once.
+  size_t d_most = 0, ffn_most = 0;
+  for (const auto& l : layers) {
+    d_most = std::max(d_most, l.d);
+    ffn_most = std::max(ffn_most, l.ffn);
+  }
+  LayerBuffers& lb = buf.layer;
+  for (Scratch* b : {&lb.h, &lb.q, &lb.kv, &lb.proj}) Grow(*b, t * d_most);
+  // Slices of at least 24 rows, boundaries on multiples of kSliceAlign.
+  const size_t slices = buf.row_slices != 0
+                            ? std::min({buf.row_slices, t, kernels::ThreadPool::kMaxAffineTasks})
+                            : SliceCount(ctx, t, 24);
+  if (buf.slots.size() < slices) buf.slots.resize(slices);
+  for (size_t i = 0; i < slices; ++i)
+    Grow(buf.slots[i].ffn,
+         std::min(SliceBegin(t, slices, kSliceAlign, i + 1) - SliceBegin(t, slices, kSliceAlign, i),
+                  lb.FfnChunkRows()) *
+             ffn_most);
+  const OpContext one = SingleThreaded(ctx);
+  const size_t keys = std::min(t, valid);
+  if (keys == 0 && !layers.empty()) return InvalidArgument("attention: no valid keys");
+  bool inputs_ready = false;  // this layer's q, keys and values computed
+  for (size_t li = 0; li < layers.size(); ++li) {
+    const auto& l = layers[li];
     if (l.has_adapter) {
       Grow(buf.adapted, t * l.d);
-      QASR_RETURN_IF_ERROR(Linear(ctx, l.adapter, buf.x.data(), width, t, buf.adapted.data(), l.d,
-                                  buf.layer.linear));
+      QASR_RETURN_IF_ERROR(
+          Linear(ctx, l.adapter, buf.x.data(), width, t, buf.adapted.data(), l.d, lb.linear));
       std::swap(buf.x, buf.adapted);
       Scratch().swap(buf.adapted);  // the wider input is done with
       width = l.d;
     }
-    QASR_RETURN_IF_ERROR(EncoderLayer(ctx, l, buf.x.data(), t, valid, buf.layer));
+    float* x = buf.x.data();
+    if (!inputs_ready) {
+      QASR_RETURN_IF_ERROR(
+          ParallelSlices(ctx, t, slices, kSliceAlign, [&](size_t i, size_t r0, size_t r1) {
+            return AttentionInputs(one, l, x, r0, r1, keys, lb, buf.slots[i]);
+          }));
+    }
+    QASR_RETURN_IF_ERROR(PackHeads(ctx, lb.kv.data(), lb.proj.data(), l.d, keys,
+                                   {l.heads, l.d / l.heads}, lb.attention.heads));
+    // The next layer's inputs continue each slice unless an adapter comes first.
+    const TransformerLayerWeights* next =
+        li + 1 < layers.size() && !layers[li + 1].has_adapter ? &layers[li + 1] : nullptr;
+    QASR_RETURN_IF_ERROR(
+        ParallelSlices(ctx, t, slices, kSliceAlign, [&](size_t i, size_t r0, size_t r1) {
+          QASR_RETURN_IF_ERROR(AttentionOutputsAndFfn(one, l, x, r0, r1, valid, lb, buf.slots[i]));
+          return next != nullptr ? AttentionInputs(one, *next, x, r0, r1, keys, lb, buf.slots[i])
+                                 : Status::Ok();
+        }));
+    inputs_ready = next != nullptr;
   }
   const size_t e = w.encoder_out.out;
   out.resize(t * e);

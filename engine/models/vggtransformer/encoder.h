@@ -20,17 +20,28 @@ struct VggSlot {
   Conv2dScratch conv;
 };
 
+// One thread's share of the transformer layers' scratch (a row slice's).
+struct LayerSlot {
+  LinearScratch linear;
+  Scratch ffn;  // FFN hidden activations of one chunk of the slice's rows
+  AttentionScratch attention;
+};
+
 struct EncoderBuffers {
   // Feature frames per VGG chunk (rounded down to a multiple of the pooling
   // factor, at least one factor; 0: ~1 MiB per activation buffer, and a
   // multiple of the thread count of chunks). The results do not depend on it.
   size_t vgg_chunk_frames = 0;
-  std::vector<VggSlot> vgg;  // one per thread running VGG chunks
-  Scratch x, adapted;        // [frames][width]
-  LayerBuffers layer;
-  // Frees every buffer, keeping the settings. RunEncoder already frees the
-  // VGG chunk buffers once the VGG blocks are done and a wider input once an
-  // adapter has replaced it; Session calls this after each encoder run so
+  // Row slices of the transformer layers (at most 31; 0: one per thread,
+  // each at least 24 rows). The results do not depend on it.
+  size_t row_slices = 0;
+  std::vector<VggSlot> vgg;      // one per thread running VGG chunks
+  Scratch x, adapted;            // [frames][width]
+  LayerBuffers layer;            // shared row buffers, packed keys and values
+  std::vector<LayerSlot> slots;  // one per row slice
+  // Frees every buffer, keeping the settings. RunEncoder already frees a
+  // wider input once an adapter has replaced it; Session calls this after
+  // each encoder run so
   // that the decoder's caches reuse the memory (peak RSS is the larger of
   // the two phases, not their sum).
   void Release();

@@ -17,19 +17,23 @@ void LayerBuffers::Reserve(size_t rows, size_t d, size_t ffn_dim, size_t kv_rows
 }
 
 Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const float* h,
-                   size_t rows, LayerBuffers& buf) {
-  const size_t chunk = buf.FfnChunkRows();
-  if (buf.ffn.size() < std::min(rows, chunk) * w.ffn)
+                   size_t rows, float* out, size_t chunk_rows, Scratch& hidden,
+                   LinearScratch& linear) {
+  const size_t chunk = std::max<size_t>(chunk_rows, 1);
+  if (hidden.size() < std::min(rows, chunk) * w.ffn)
     return Internal("feed-forward: buffers not reserved");
   for (size_t r0 = 0; r0 < rows; r0 += chunk) {
     const size_t n = std::min(chunk, rows - r0);
-    QASR_RETURN_IF_ERROR(
-        Linear(ctx, w.fc1, h + r0 * w.d, w.d, n, buf.ffn.data(), w.ffn, buf.linear));
-    Relu(ctx, buf.ffn.data(), n * w.ffn);
-    QASR_RETURN_IF_ERROR(
-        Linear(ctx, w.fc2, buf.ffn.data(), w.ffn, n, buf.proj.data() + r0 * w.d, w.d, buf.linear));
+    QASR_RETURN_IF_ERROR(Linear(ctx, w.fc1, h + r0 * w.d, w.d, n, hidden.data(), w.ffn, linear));
+    Relu(ctx, hidden.data(), n * w.ffn);
+    QASR_RETURN_IF_ERROR(Linear(ctx, w.fc2, hidden.data(), w.ffn, n, out + r0 * w.d, w.d, linear));
   }
   return Status::Ok();
+}
+
+Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const float* h,
+                   size_t rows, LayerBuffers& buf) {
+  return FeedForward(ctx, w, h, rows, buf.proj.data(), buf.FfnChunkRows(), buf.ffn, buf.linear);
 }
 
 Status ProjectKeysValues(const OpContext& ctx, const AttentionWeights& w, size_t heads,
@@ -41,22 +45,6 @@ Status ProjectKeysValues(const OpContext& ctx, const AttentionWeights& w, size_t
   QASR_RETURN_IF_ERROR(PackHeads(ctx, HeadPart::kKeys, buf.kv.data(), d, rows, shape, out));
   QASR_RETURN_IF_ERROR(Linear(ctx, w.v, x, d, rows, buf.kv.data(), d, buf.linear));
   return PackHeads(ctx, HeadPart::kValues, buf.kv.data(), d, rows, shape, out);
-}
-
-Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t heads, const float* h,
-                     size_t rows, size_t d, size_t valid_keys, LayerBuffers& buf) {
-  const AttentionShape shape{heads, d / heads};
-  const float scale = AttentionScale(shape.head_dim);
-  // Only the valid keys are projected and packed: a padded key's probability
-  // is exactly 0, so leaving it out skips its work without changing any sum.
-  const size_t keys = std::min(rows, valid_keys);
-  if (keys == 0) return InvalidArgument("attention: no valid keys");
-  QASR_RETURN_IF_ERROR(Linear(ctx, w.q, h, d, rows, buf.q.data(), d, buf.linear));
-  QASR_RETURN_IF_ERROR(ProjectKeysValues(ctx, w, heads, h, keys, d, buf, buf.attention.heads));
-  float* out = buf.h.data();  // h is no longer needed
-  QASR_RETURN_IF_ERROR(Attention(ctx, shape, scale, buf.q.data(), d, rows, buf.attention.heads,
-                                 valid_keys, out, d, buf.attention));
-  return Linear(ctx, w.out, out, d, rows, buf.proj.data(), d, buf.linear);
 }
 
 }  // namespace qasr::engine

@@ -21,9 +21,11 @@ inline constexpr size_t kFfnChunkRows = 192;
 // Per-session buffers of the transformer layers (grow only).
 //   h     the block input LN(x); once q/k/v are projected from it, the
 //         attention output (so no separate buffer is held for that)
-//   kv    one projection at a time: keys, packed into attention.heads, then
-//         values into the same buffer
-//   ffn   the FFN hidden activations of one chunk of rows
+//   kv    the decoder: one projection at a time, keys packed into
+//         attention.heads, then values into the same buffer; the encoder:
+//         keys (its values go to proj until they are packed)
+//   ffn   the FFN hidden activations of one chunk of rows (the decoder's;
+//         the encoder's row slices have their own, LayerSlot)
 struct LayerBuffers {
   // FFN rows per chunk (0: kFfnChunkRows). Every row's result is the same
   // whatever the chunk: per-row activation quantization and GEMM rows do not
@@ -59,7 +61,12 @@ Status ResidualBlock(const OpContext& ctx, const NormWeights& ln, bool normalize
 // head_dim^-0.5 as model.py computes it.
 float AttentionScale(size_t head_dim);
 
-// FFN: proj = fc2(relu(fc1(h))), in chunks of buf.FfnChunkRows() rows.
+// FFN: out = fc2(relu(fc1(h))) (row stride d), in chunks of chunk_rows rows
+// through `hidden` (which must hold min(rows, chunk_rows) x ffn).
+Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const float* h,
+                   size_t rows, float* out, size_t chunk_rows, Scratch& hidden,
+                   LinearScratch& linear);
+// The same with buf's buffers: proj = fc2(relu(fc1(h))).
 Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const float* h,
                    size_t rows, LayerBuffers& buf);
 
@@ -68,10 +75,5 @@ Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const
 // (which must hold rows x d).
 Status ProjectKeysValues(const OpContext& ctx, const AttentionWeights& w, size_t heads,
                          const float* x, size_t rows, size_t d, LayerBuffers& buf, HeadPanels& out);
-
-// Self-attention of `rows` rows over themselves, keys >= valid_keys masked.
-// Overwrites buf.h (h may be buf.h: it is read before).
-Status SelfAttention(const OpContext& ctx, const AttentionWeights& w, size_t heads, const float* h,
-                     size_t rows, size_t d, size_t valid_keys, LayerBuffers& buf);
 
 }  // namespace qasr::engine
