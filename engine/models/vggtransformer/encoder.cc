@@ -250,10 +250,7 @@ Status AttentionOutputsAndFfn(const OpContext& one, const TransformerLayerWeight
 void EncoderBuffers::Release() {
   const size_t chunk = vgg_chunk_frames, slices = row_slices;
   const size_t ffn_chunk = layer.ffn_chunk_rows;
-  std::vector<VggSlot> keep;
-  keep.swap(vgg);
   *this = EncoderBuffers{};
-  vgg.swap(keep);
   vgg_chunk_frames = chunk;
   row_slices = slices;
   layer.ffn_chunk_rows = ffn_chunk;
@@ -291,6 +288,8 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
                   lb.FfnChunkRows()) *
              ffn_most);
   const OpContext one = SingleThreaded(ctx);
+  // The whole-utterance Linears (adapter, encoder_out) quantize their inputs
+  // into slot 0's scratch too: one such buffer fewer to hold.
   const size_t keys = std::min(t, valid);
   if (keys == 0 && !layers.empty()) return InvalidArgument("attention: no valid keys");
   bool inputs_ready = false;  // this layer's q, keys and values computed
@@ -298,8 +297,8 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
     const auto& l = layers[li];
     if (l.has_adapter) {
       Grow(buf.adapted, t * l.d);
-      QASR_RETURN_IF_ERROR(
-          Linear(ctx, l.adapter, buf.x.data(), width, t, buf.adapted.data(), l.d, lb.linear));
+      QASR_RETURN_IF_ERROR(Linear(ctx, l.adapter, buf.x.data(), width, t, buf.adapted.data(), l.d,
+                                  buf.slots[0].linear));
       std::swap(buf.x, buf.adapted);
       Scratch().swap(buf.adapted);  // the wider input is done with
       width = l.d;
@@ -327,7 +326,7 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
   const size_t e = w.encoder_out.out;
   out.resize(t * e);
   QASR_RETURN_IF_ERROR(
-      Linear(ctx, w.encoder_out, buf.x.data(), width, t, out.data(), e, buf.layer.linear));
+      Linear(ctx, w.encoder_out, buf.x.data(), width, t, out.data(), e, buf.slots[0].linear));
   LayerNormRows(ctx, out.data(), e, t, e, w.encoder_ln.gamma, w.encoder_ln.beta, out.data(), e);
   return Status::Ok();
 }
