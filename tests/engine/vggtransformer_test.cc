@@ -252,7 +252,7 @@ TEST(VggTransformer, LongSearchGrowsCaches) {
 // over the whole utterance.
 TEST(VggTransformer, VggAndFfnChunksAreBitIdentical) {
   if (Dir().empty()) GTEST_SKIP() << "QASR_ENGINE_FIXTURE not set";
-  for (const char* variant : {"fp32", "w4g64"}) {
+  for (const char* variant : {"fp32", "w4g64", "odd"}) {
     SCOPED_TRACE(variant);
     auto model = Model::Load(Dir() + "/" + variant + ".qasr");
     ASSERT_TRUE(model.ok()) << model.status().ToString();
@@ -273,8 +273,9 @@ TEST(VggTransformer, VggAndFfnChunksAreBitIdentical) {
       std::vector<float> whole;
       ASSERT_TRUE(RunEncoder(ctx, w, feats.data(), frames, valid, whole_buf, whole).ok());
       // {VGG chunk frames, FFN chunk rows, row slices}; 0 is each one's
-      // default. The encoder has 40 steps (37 valid): 3 slices cut through
-      // the valid keys, 40 slices are capped at 31 one-row slices.
+      // default. fp32 and w4g64 have 40 encoder steps (38 valid), odd 27
+      // (25; a post-LN layer, then an adapter): 3 slices cut through the
+      // valid keys, 40 slices are capped at 31 (odd: 27 one-row slices).
       const std::array<size_t, 3> chunks[] = {{1, 1, 2},   {4, 5, 3},   {8, 7, 40},
                                               {12, 16, 5}, {36, 48, 2}, {0, 0, 0}};
       for (const auto& [chunk, ffn_rows, slices] : chunks) {

@@ -170,8 +170,9 @@ Status RunVgg(const OpContext& ctx, const VggTransformerWeights& w, const float*
   // The chunk buffers stay until EncoderBuffers::Release: freeing them here
   // let glibc hand the pages back to the kernel (with 2 threads), so every
   // call faulted ~4 MB in again, ~1,000 faults and ~0.5 ms of a 10 s small
-  // encoder's 8 ms; holding them through the transformer layers did not
-  // raise the peak (paper w2, 60 s: 169.8 MB after the encoder either way).
+  // encoder's 8 ms. Holding them through the transformer layers leaves the
+  // paper-scale peak (the decoder's) unchanged and adds ~2.6 MB to the
+  // small model's (docs/BENCHMARKS.md, session 14).
   return Status::Ok();
 }
 
@@ -288,14 +289,14 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
                   lb.FfnChunkRows()) *
              ffn_most);
   const OpContext one = SingleThreaded(ctx);
-  // The whole-utterance Linears (adapter, encoder_out) quantize their inputs
-  // into slot 0's scratch too: one such buffer fewer to hold.
   const size_t keys = std::min(t, valid);
   if (keys == 0 && !layers.empty()) return InvalidArgument("attention: no valid keys");
   bool inputs_ready = false;  // this layer's q, keys and values computed
   for (size_t li = 0; li < layers.size(); ++li) {
     const auto& l = layers[li];
     if (l.has_adapter) {
+      // The whole-utterance Linears (adapters, encoder_out) quantize their
+      // inputs into slot 0's scratch: one such buffer fewer to hold.
       Grow(buf.adapted, t * l.d);
       QASR_RETURN_IF_ERROR(Linear(ctx, l.adapter, buf.x.data(), width, t, buf.adapted.data(), l.d,
                                   buf.slots[0].linear));
