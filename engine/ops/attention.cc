@@ -13,29 +13,40 @@ namespace {
 constexpr size_t kScoreBlockFloats = size_t{1} << 16;
 }  // namespace
 
-Status PackHeads(const OpContext& ctx, HeadPart part, const float* x, size_t ld, size_t tk,
-                 const AttentionShape& shape, HeadPanels& out) {
+Status ResizeHeads(const AttentionShape& shape, size_t tk, HeadPanels& out) {
   const size_t hd = shape.head_dim;
   out.k.resize(shape.heads);
   out.v.resize(shape.heads);
   out.keys = tk;
-  return ParallelSlots(ctx, shape.heads, [&](size_t, size_t h) {
-    return part == HeadPart::kKeys ? kernels::PackPanels(x + h * hd, ld, tk, hd, false, out.k[h])
-                                   : kernels::PackPanels(x + h * hd, ld, hd, tk, true, out.v[h]);
+  for (size_t h = 0; h < shape.heads; ++h) {
+    QASR_RETURN_IF_ERROR(kernels::ResizePanels(tk, hd, out.k[h]));  // [keys][head_dim]
+    QASR_RETURN_IF_ERROR(kernels::ResizePanels(hd, tk, out.v[h]));  // read transposed
+  }
+  return Status::Ok();
+}
+
+Status PackHeadRows(const OpContext& ctx, const float* keys, const float* values, size_t ld,
+                    size_t r0, size_t r1, const AttentionShape& shape, HeadPanels& out) {
+  const size_t hd = shape.head_dim, tk = out.keys;
+  if (out.k.size() != shape.heads || out.v.size() != shape.heads)
+    return InvalidArgument("pack heads: panels not sized");
+  return ParallelSlots(ctx, 2 * shape.heads, [&](size_t, size_t item) -> Status {
+    const size_t h = item / 2;
+    if (item % 2 == 0)
+      return keys == nullptr
+                 ? Status::Ok()
+                 : kernels::PackPanelRows(keys + h * hd, ld, tk, hd, false, r0, r1, out.k[h]);
+    return values == nullptr
+               ? Status::Ok()
+               : kernels::PackPanelRows(values + h * hd, ld, hd, tk, true, r0, r1, out.v[h]);
   });
 }
 
 Status PackHeads(const OpContext& ctx, const float* keys, const float* values, size_t ld, size_t tk,
                  const AttentionShape& shape, HeadPanels& out) {
-  const size_t hd = shape.head_dim;
-  out.k.resize(shape.heads);
-  out.v.resize(shape.heads);
-  out.keys = tk;
-  return ParallelSlots(ctx, 2 * shape.heads, [&](size_t, size_t item) {
-    const size_t h = item / 2;
-    return item % 2 == 0 ? kernels::PackPanels(keys + h * hd, ld, tk, hd, false, out.k[h])
-                         : kernels::PackPanels(values + h * hd, ld, hd, tk, true, out.v[h]);
-  });
+  if (keys == nullptr || values == nullptr) return InvalidArgument("pack heads: null rows");
+  QASR_RETURN_IF_ERROR(ResizeHeads(shape, tk, out));
+  return PackHeadRows(ctx, keys, values, ld, 0, tk, shape, out);
 }
 
 Status Attention(const OpContext& ctx, const AttentionShape& shape, float scale, const float* q,

@@ -29,18 +29,19 @@ struct HeadPanels {
   size_t keys = 0;
 };
 
-// Which half of HeadPanels a PackHeads call fills.
-enum class HeadPart { kKeys, kValues };
-
-// Packs tk projected key (or value) rows [tk][d] (row stride ld) into out's
-// per-head panels, heads in parallel on ctx's pool; out.keys = tk. Keys and
-// values are packed by separate calls, so one projection buffer serves both.
-Status PackHeads(const OpContext& ctx, HeadPart part, const float* x, size_t ld, size_t tk,
-                 const AttentionShape& shape, HeadPanels& out);
-// Packs both: keys and values [tk][d] (row stride ld each), 2 x heads
-// parallel items in one loop.
+// Packs tk projected keys and values (each [tk][d], row stride ld) into
+// out's per-head panels, 2 x heads parallel items on ctx's pool; out.keys =
+// tk.
 Status PackHeads(const OpContext& ctx, const float* keys, const float* values, size_t ld, size_t tk,
                  const AttentionShape& shape, HeadPanels& out);
+// The same a block of rows at a time, for keys and values projected in
+// blocks (the decoder's cross-attention, so that no [steps][d] buffer is
+// held): ResizeHeads sizes out for tk keys, then PackHeadRows packs rows
+// [r0, r1) given at keys and values (either may be null: that half is left
+// alone), r0 a multiple of kernels::kPanelCols, r1 too unless it is tk.
+Status ResizeHeads(const AttentionShape& shape, size_t tk, HeadPanels& out);
+Status PackHeadRows(const OpContext& ctx, const float* keys, const float* values, size_t ld,
+                    size_t r0, size_t r1, const AttentionShape& shape, HeadPanels& out);
 
 struct AttentionScratch {
   // Per thread (slot): one block of one head's scaled queries [block][head_dim]

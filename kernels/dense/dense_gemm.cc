@@ -42,11 +42,8 @@ Status DenseGemm(const DenseKernels& kernels, const float* x, size_t lda, size_t
   return Status::Ok();
 }
 
-Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed, DensePanels& out,
-                  ThreadPool* pool) {
+Status ResizePanels(size_t n, size_t k, DensePanels& out) {
   if (n == 0 || k == 0) return InvalidArgument("pack panels: empty matrix");
-  if (w == nullptr) return InvalidArgument("pack panels: null weights");
-  if (ldw < (transposed ? n : k)) return InvalidArgument("pack panels: stride too small");
   const size_t panels = (n + kPanelCols - 1) / kPanelCols, need = panels * k * kPanelCols;
   if (need > out.capacity) {
     out.data = hwy::AllocateAligned<float>(need);
@@ -56,6 +53,47 @@ Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transpose
   out.n = n;
   out.k = k;
   out.panels = panels;
+  return Status::Ok();
+}
+
+Status PackPanelRows(const float* w, size_t ldw, size_t n, size_t k, bool transposed, size_t r0,
+                     size_t r1, DensePanels& out) {
+  if (w == nullptr || out.data == nullptr) return InvalidArgument("pack panel rows: null data");
+  if (out.n != n || out.k != k) return InvalidArgument("pack panel rows: panels sized otherwise");
+  if (ldw < (transposed ? n : k)) return InvalidArgument("pack panel rows: stride too small");
+  const size_t rows = transposed ? k : n;
+  if (r0 > r1 || r1 > rows) return InvalidArgument("pack panel rows: rows out of range");
+  if (!transposed && (r0 % kPanelCols != 0 || (r1 % kPanelCols != 0 && r1 != n)))
+    return InvalidArgument("pack panel rows: rows not on panel boundaries");
+  if (!transposed) {  // rows are outputs: whole panels
+    for (size_t n0 = r0; n0 < r1; n0 += kPanelCols) {
+      float* dst = out.data.get() + n0 / kPanelCols * k * kPanelCols;
+      const size_t cols = std::min(kPanelCols, n - n0);
+      for (size_t kk = 0; kk < k; ++kk, dst += kPanelCols) {
+        for (size_t c = 0; c < cols; ++c) dst[c] = w[(n0 - r0 + c) * ldw + kk];
+        for (size_t c = cols; c < kPanelCols; ++c) dst[c] = 0.0f;
+      }
+    }
+    return Status::Ok();
+  }
+  for (size_t p = 0; p < out.panels; ++p) {  // rows are k steps of every panel
+    const size_t n0 = p * kPanelCols, cols = std::min(kPanelCols, n - n0);
+    float* dst = out.data.get() + (p * k + r0) * kPanelCols;
+    for (size_t kk = r0; kk < r1; ++kk, dst += kPanelCols) {
+      for (size_t c = 0; c < cols; ++c) dst[c] = w[(kk - r0) * ldw + n0 + c];
+      for (size_t c = cols; c < kPanelCols; ++c) dst[c] = 0.0f;
+    }
+  }
+  return Status::Ok();
+}
+
+Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed, DensePanels& out,
+                  ThreadPool* pool) {
+  if (n == 0 || k == 0) return InvalidArgument("pack panels: empty matrix");
+  if (w == nullptr) return InvalidArgument("pack panels: null weights");
+  if (ldw < (transposed ? n : k)) return InvalidArgument("pack panels: stride too small");
+  QASR_RETURN_IF_ERROR(ResizePanels(n, k, out));
+  const size_t panels = out.panels;
   auto pack = [&](size_t p) {
     float* dst = out.data.get() + p * k * kPanelCols;
     const size_t n0 = p * kPanelCols, cols = std::min(kPanelCols, n - n0);

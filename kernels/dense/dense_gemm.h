@@ -62,6 +62,18 @@ struct DensePanels {
 Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transposed, DensePanels& out,
                   ThreadPool* pool = nullptr);
 
+// Packing in pieces, for a matrix produced a block of rows at a time (the
+// decoder's cross-attention keys and values, projected in chunks of encoder
+// steps so that no [steps][d] buffer is needed). ResizePanels sizes `out` for
+// the whole matrix (as PackPanels, reusing its storage when large enough);
+// PackPanelRows then packs source rows [r0, r1), given at w (row stride
+// ldw): the N index for transposed = false (r0 a multiple of kPanelCols,
+// r1 one too unless it is n), the K index for transposed = true. Every row
+// packed once in any order gives PackPanels' bytes.
+Status ResizePanels(size_t n, size_t k, DensePanels& out);
+Status PackPanelRows(const float* w, size_t ldw, size_t n, size_t k, bool transposed, size_t r0,
+                     size_t r1, DensePanels& out);
+
 struct PanelJob {
   const float* x = nullptr;  // [M][K], row stride lda
   size_t lda = 0;

@@ -56,8 +56,7 @@ std::vector<float> Check(size_t tq, size_t tk, size_t valid, size_t packed_keys,
   kernels::ThreadPool pool(threads);
   const OpContext ctx{nullptr, &kernels::ChosenDenseKernels(), &pool};
   HeadPanels kv;
-  EXPECT_TRUE(PackHeads(ctx, HeadPart::kKeys, k.data(), d, packed_keys, shape, kv).ok());
-  EXPECT_TRUE(PackHeads(ctx, HeadPart::kValues, v.data(), d, packed_keys, shape, kv).ok());
+  EXPECT_TRUE(PackHeads(ctx, k.data(), v.data(), d, packed_keys, shape, kv).ok());
   AttentionScratch scratch;
   std::vector<float> out(tq * d, -1.0f);
   EXPECT_TRUE(

@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -288,6 +289,50 @@ TEST(VggTransformer, VggAndFfnChunksAreBitIdentical) {
         EXPECT_EQ(out, whole) << "chunk " << chunk << ", ffn rows " << buf.layer.ffn_chunk_rows
                               << ", slices " << slices << ", threads " << threads;
       }
+    }
+  }
+}
+
+// Cross-attention keys and values are projected and packed a block of
+// encoder steps at a time (kKeyValueBlockRows): for more steps than a block,
+// and a last partial one, the panels are those of projecting every step at
+// once and packing the whole matrices.
+TEST(VggTransformer, CrossKeyValueBlocksAreBitIdentical) {
+  if (Dir().empty()) GTEST_SKIP() << "QASR_ENGINE_FIXTURE not set";
+  for (const char* variant : {"fp32", "w4g64"}) {
+    SCOPED_TRACE(variant);
+    auto model = Model::Load(Dir() + "/" + variant + ".qasr");
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    const TransformerLayerWeights& l = (*model)->weights().decoder_layers.at(0);
+    const size_t d = l.d, steps = 2 * kKeyValueBlockRows + 37;
+    std::vector<float> enc(steps * d);
+    for (size_t i = 0; i < enc.size(); ++i) enc[i] = std::cos(0.11f * static_cast<float>(i));
+    for (size_t threads : {1, 2}) {
+      kernels::ThreadPool pool(threads);
+      const OpContext ctx{&kernels::ChosenGemmKernels(), &kernels::ChosenDenseKernels(),
+                          threads > 1 ? &pool : nullptr};
+      LayerBuffers buf;
+      buf.Reserve(1, d, l.ffn, steps);
+      HeadPanels blocks;
+      ASSERT_TRUE(
+          ProjectKeysValues(ctx, l.cross_attn, l.heads, enc.data(), steps, d, buf, blocks).ok());
+      std::vector<float> k(steps * d), v(steps * d);
+      LinearScratch scratch;
+      ASSERT_TRUE(Linear(ctx, l.cross_attn.k, enc.data(), d, steps, k.data(), d, scratch).ok());
+      ASSERT_TRUE(Linear(ctx, l.cross_attn.v, enc.data(), d, steps, v.data(), d, scratch).ok());
+      HeadPanels whole;
+      ASSERT_TRUE(PackHeads(ctx, k.data(), v.data(), d, steps, {l.heads, d / l.heads}, whole).ok());
+      ASSERT_EQ(blocks.keys, steps);
+      for (size_t h = 0; h < l.heads; ++h)
+        for (const auto* pair : {&blocks.k, &blocks.v}) {
+          const auto& a = (*pair)[h];
+          const auto& b = (pair == &blocks.k ? whole.k : whole.v)[h];
+          ASSERT_EQ(a.panels, b.panels);
+          EXPECT_EQ(std::memcmp(a.data.get(), b.data.get(),
+                                a.panels * a.k * kernels::kPanelCols * sizeof(float)),
+                    0)
+              << "head " << h << ", threads " << threads;
+        }
     }
   }
 }

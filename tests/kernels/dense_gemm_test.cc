@@ -127,6 +127,47 @@ TEST(DenseGemm, PackPanelsOnAPoolIsBitIdentical) {
   }
 }
 
+// Packing a block of source rows at a time (into storage that starts as
+// garbage) gives PackPanels' bytes, padding included; misplaced blocks are
+// errors.
+TEST(DenseGemm, PackPanelRowsInBlocksIsBitIdentical) {
+  const size_t dims[][2] = {{1, 1}, {17, 64}, {100, 1500}, {64, 40}, {333, 257}};
+  std::mt19937 rng(12);
+  std::normal_distribution<float> dist;
+  for (const auto& [n, k] : dims)
+    for (bool transposed : {false, true})
+      for (size_t block : {size_t{16}, size_t{48}, size_t{256}}) {
+        const size_t ldw = (transposed ? n : k) + 3, rows = transposed ? k : n;
+        std::vector<float> w(rows * ldw);
+        for (auto& v : w) v = dist(rng);
+        DensePanels whole, pieces;
+        ASSERT_TRUE(PackPanels(w.data(), ldw, n, k, transposed, whole).ok());
+        ASSERT_TRUE(ResizePanels(n, k, pieces).ok());
+        std::fill_n(pieces.data.get(), pieces.capacity, std::nanf(""));
+        // Blocks in reverse order, each copied out of w as a producer would.
+        for (size_t r1 = rows; r1 > 0;) {
+          const size_t r0 = (r1 - 1) / block * block;
+          std::vector<float> rows_block(w.begin() + static_cast<ptrdiff_t>(r0 * ldw),
+                                        w.begin() + static_cast<ptrdiff_t>(r1 * ldw));
+          ASSERT_TRUE(PackPanelRows(rows_block.data(), ldw, n, k, transposed, r0, r1, pieces).ok());
+          r1 = r0;
+        }
+        ASSERT_EQ(whole.panels, pieces.panels);
+        const size_t floats = whole.panels * k * kPanelCols;
+        EXPECT_EQ(std::memcmp(whole.data.get(), pieces.data.get(), floats * sizeof(float)), 0)
+            << "N" << n << " K" << k << " transposed " << transposed << " block " << block;
+      }
+  DensePanels p;
+  std::vector<float> w(64 * 64, 1.0f);
+  ASSERT_TRUE(ResizePanels(64, 64, p).ok());
+  EXPECT_FALSE(PackPanelRows(w.data(), 64, 64, 64, false, 8, 24, p).ok());  // not on panels
+  EXPECT_FALSE(PackPanelRows(w.data(), 64, 64, 64, false, 0, 65, p).ok());  // past N
+  EXPECT_FALSE(PackPanelRows(w.data(), 64, 64, 64, true, 10, 9, p).ok());   // empty the wrong way
+  EXPECT_FALSE(PackPanelRows(w.data(), 64, 32, 64, true, 0, 8, p).ok());    // sized for 64 x 64
+  EXPECT_FALSE(PackPanelRows(w.data(), 8, 64, 64, false, 0, 16, p).ok());   // stride < K
+  EXPECT_FALSE(ResizePanels(0, 4, p).ok());
+}
+
 TEST(DenseGemm, SoftmaxMatchesReference) {
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.0f, 4.0f);

@@ -12,7 +12,7 @@ float AttentionScale(size_t head_dim) {
 
 void LayerBuffers::Reserve(size_t rows, size_t d, size_t ffn_dim, size_t kv_rows) {
   for (auto* b : {&h, &q, &proj}) Grow(*b, rows * d);
-  Grow(kv, std::max(rows, kv_rows) * d);
+  Grow(kv, std::max(rows, std::min(kv_rows, kKeyValueBlockRows)) * d);
   Grow(ffn, std::min(rows, FfnChunkRows()) * ffn_dim);
 }
 
@@ -40,11 +40,17 @@ Status ProjectKeysValues(const OpContext& ctx, const AttentionWeights& w, size_t
                          const float* x, size_t rows, size_t d, LayerBuffers& buf,
                          HeadPanels& out) {
   const AttentionShape shape{heads, d / heads};
-  if (buf.kv.size() < rows * d) return Internal("key/value projection: buffer not reserved");
-  QASR_RETURN_IF_ERROR(Linear(ctx, w.k, x, d, rows, buf.kv.data(), d, buf.linear));
-  QASR_RETURN_IF_ERROR(PackHeads(ctx, HeadPart::kKeys, buf.kv.data(), d, rows, shape, out));
-  QASR_RETURN_IF_ERROR(Linear(ctx, w.v, x, d, rows, buf.kv.data(), d, buf.linear));
-  return PackHeads(ctx, HeadPart::kValues, buf.kv.data(), d, rows, shape, out);
+  const size_t block = std::min(rows, kKeyValueBlockRows);
+  if (buf.kv.size() < block * d) return Internal("key/value projection: buffer not reserved");
+  QASR_RETURN_IF_ERROR(ResizeHeads(shape, rows, out));
+  for (size_t r0 = 0; r0 < rows; r0 += block) {
+    const size_t n = std::min(block, rows - r0);
+    QASR_RETURN_IF_ERROR(Linear(ctx, w.k, x + r0 * d, d, n, buf.kv.data(), d, buf.linear));
+    QASR_RETURN_IF_ERROR(PackHeadRows(ctx, buf.kv.data(), nullptr, d, r0, r0 + n, shape, out));
+    QASR_RETURN_IF_ERROR(Linear(ctx, w.v, x + r0 * d, d, n, buf.kv.data(), d, buf.linear));
+    QASR_RETURN_IF_ERROR(PackHeadRows(ctx, nullptr, buf.kv.data(), d, r0, r0 + n, shape, out));
+  }
+  return Status::Ok();
 }
 
 }  // namespace qasr::engine

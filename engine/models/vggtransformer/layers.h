@@ -18,12 +18,18 @@ namespace qasr::engine {
 // (24 MiB for 60 s at paper scale), in whole 48-row GEMM tiles.
 inline constexpr size_t kFfnChunkRows = 192;
 
+// Rows per block when ProjectKeysValues projects the encoder's steps for
+// cross-attention: a [256][d] buffer (1 MiB at d = 1024) instead of
+// [steps][d] (6 MiB for 60 s at paper scale), held next to the packed keys
+// and values; a multiple of the panels' 16 columns.
+inline constexpr size_t kKeyValueBlockRows = 256;
+
 // Per-session buffers of the transformer layers (grow only).
 //   h     the block input LN(x); once q/k/v are projected from it, the
 //         attention output (so no separate buffer is held for that)
-//   kv    the decoder: one projection at a time, keys packed into
-//         attention.heads, then values into the same buffer; the encoder:
-//         keys (its values go to proj until they are packed)
+//   kv    the decoder: one block of encoder steps' keys, then its values,
+//         each packed before the next projection (ProjectKeysValues); the
+//         encoder: keys (its values go to proj until they are packed)
 //   ffn   the FFN hidden activations of one chunk of rows (the decoder's;
 //         the encoder's row slices have their own, LayerSlot)
 struct LayerBuffers {
@@ -35,8 +41,9 @@ struct LayerBuffers {
   AttentionScratch attention;
   LinearScratch linear;
   // Sizes every buffer for `rows` rows of the given widths; kv for
-  // max(rows, kv_rows) rows (the decoder projects the encoder's frames into
-  // it once per utterance, but runs everything else on a few beams).
+  // max(rows, min(kv_rows, kKeyValueBlockRows)) rows (the decoder projects
+  // the encoder's steps through it once per utterance, a block at a time,
+  // but runs everything else on a few beams).
   void Reserve(size_t rows, size_t d, size_t ffn_dim, size_t kv_rows = 0);
   size_t FfnChunkRows() const { return ffn_chunk_rows == 0 ? kFfnChunkRows : ffn_chunk_rows; }
 };
@@ -71,8 +78,10 @@ Status FeedForward(const OpContext& ctx, const TransformerLayerWeights& w, const
                    size_t rows, LayerBuffers& buf);
 
 // Keys and values of `rows` rows of x (width and row stride d) through w.k
-// and w.v, packed per head into out, one projection at a time through buf.kv
-// (which must hold rows x d).
+// and w.v, packed per head into out, kKeyValueBlockRows rows and one
+// projection at a time through buf.kv (which must hold min(rows,
+// kKeyValueBlockRows) x d). Per-row activation quantization: the same bits
+// as one pass over every row.
 Status ProjectKeysValues(const OpContext& ctx, const AttentionWeights& w, size_t heads,
                          const float* x, size_t rows, size_t d, LayerBuffers& buf, HeadPanels& out);
 
