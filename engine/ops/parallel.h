@@ -92,15 +92,13 @@ inline size_t SliceCount(const OpContext& ctx, size_t n, size_t min_items) {
   return std::max<size_t>(1, std::min(NumThreads(ctx), n / std::max<size_t>(min_items, 1)));
 }
 
-// fn(slice, begin, end) for `slices` (<= ThreadPool::kMaxAffineTasks)
-// contiguous ranges of [0, n) (see SliceBegin), slice i meant for thread i
-// (ThreadPool::ParallelForAffine): a series of calls with the same split
-// keeps each range's data in one core's caches. Each fn runs
-// single-threaded (pass SingleThreaded(ctx) to the ops inside); without a
-// pool the slices run in order. Returns the first error by slice.
+// fn(slice, begin, end) for `slices` contiguous ranges of [0, n) (see SliceBegin), slice i meant
+// for thread i (ThreadPool::ParallelForAffine): a series of calls with the same split keeps each
+// range's data in one core's caches. Each fn runs single-threaded (pass SingleThreaded(ctx) to the
+// ops inside); without a pool the slices run in order. Returns the first error by slice.
 template <class F>
 Status ParallelSlices(const OpContext& ctx, size_t n, size_t slices, size_t align, const F& fn) {
-  slices = std::clamp<size_t>(slices, 1, kernels::ThreadPool::kMaxAffineTasks);
+  slices = std::max<size_t>(slices, 1);
   std::vector<Status> status(slices);
   const auto run = [&](size_t i) {
     status[i] = fn(i, SliceBegin(n, slices, align, i), SliceBegin(n, slices, align, i + 1));

@@ -35,8 +35,8 @@ class ThreadPool {
         &fn);
   }
 
-  // Like ParallelFor for at most kMaxAffineTasks tasks, but task i is meant
-  // for thread i (0: the calling thread, i: the i-th worker): each thread
+  // Like ParallelFor, but task i is meant for thread i (0: the calling
+  // thread, i: the i-th worker): each thread
   // first claims its own task, then any left unclaimed. A series of such
   // loops over the same split of the data (the encoder's row slices) keeps
   // each part in one core's caches; moving data between cores costs far
@@ -45,7 +45,8 @@ class ThreadPool {
   // round trip, 40 against 130 GB/s for reading another core's writes).
   // A thread not running yet still never holds the others up: a free
   // thread takes its task. Which thread runs a task is thus only likely,
-  // not guaranteed; results must not depend on it.
+  // not guaranteed; results must not depend on it. Above kMaxAffineTasks
+  // tasks (one claim bit each) it is a plain ParallelFor.
   static constexpr size_t kMaxAffineTasks = 31;
   template <class F>
   void ParallelForAffine(size_t num_tasks, const F& fn) {

@@ -276,7 +276,8 @@ TEST(VggTransformer, VggAndFfnChunksAreBitIdentical) {
       // {VGG chunk frames, FFN chunk rows, row slices}; 0 is each one's
       // default. fp32 and w4g64 have 40 encoder steps (38 valid), odd 27
       // (25; a post-LN layer, then an adapter): 3 slices cut through the
-      // valid keys, 40 slices are capped at 31 (odd: 27 one-row slices).
+      // valid keys, 40 slices are one row each (more than the pool's
+      // affine loops take: plain claiming then; odd: 27 slices).
       const std::array<size_t, 3> chunks[] = {{1, 1, 2},   {4, 5, 3},   {8, 7, 40},
                                               {12, 16, 5}, {36, 48, 2}, {0, 0, 0}};
       for (const auto& [chunk, ffn_rows, slices] : chunks) {

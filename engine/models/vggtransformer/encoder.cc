@@ -279,9 +279,7 @@ Status RunEncoder(const OpContext& ctx, const VggTransformerWeights& w, const fl
   LayerBuffers& lb = buf.layer;
   for (Scratch* b : {&lb.h, &lb.q, &lb.kv, &lb.proj}) Grow(*b, t * d_most);
   // Slices of at least 24 rows, boundaries on multiples of kSliceAlign.
-  const size_t slices = buf.row_slices != 0
-                            ? std::min({buf.row_slices, t, kernels::ThreadPool::kMaxAffineTasks})
-                            : SliceCount(ctx, t, 24);
+  const size_t slices = buf.row_slices != 0 ? std::min(buf.row_slices, t) : SliceCount(ctx, t, 24);
   if (buf.slots.size() < slices) buf.slots.resize(slices);
   for (size_t i = 0; i < slices; ++i)
     Grow(buf.slots[i].ffn,

@@ -32,7 +32,7 @@ struct EncoderBuffers {
   // factor, at least one factor; 0: ~1 MiB per activation buffer, and a
   // multiple of the thread count of chunks). The results do not depend on it.
   size_t vgg_chunk_frames = 0;
-  // Row slices of the transformer layers (at most 31; 0: one per thread,
+  // Row slices of the transformer layers (at most one per row; 0: one per thread,
   // each at least 24 rows). The results do not depend on it.
   size_t row_slices = 0;
   std::vector<VggSlot> vgg;      // one per thread running VGG chunks
