@@ -35,18 +35,15 @@ class ThreadPool {
         &fn);
   }
 
-  // Like ParallelFor, but task i is meant for thread i (0: the calling
-  // thread, i: the i-th worker): each thread
-  // first claims its own task, then any left unclaimed. A series of such
-  // loops over the same split of the data (the encoder's row slices) keeps
-  // each part in one core's caches; moving data between cores costs far
-  // more than reading it from the own L2 when the two vCPUs sit on
-  // different core complexes (measured here: 400 ns against 85 ns for a
-  // round trip, 40 against 130 GB/s for reading another core's writes).
-  // A thread not running yet still never holds the others up: a free
-  // thread takes its task. Which thread runs a task is thus only likely,
-  // not guaranteed; results must not depend on it. Above kMaxAffineTasks
-  // tasks (one claim bit each) it is a plain ParallelFor.
+  // Like ParallelFor, but task i is meant for thread i (0: the calling thread, i: the i-th
+  // worker): each thread first claims its own task, then any left unclaimed. A series of such
+  // loops over the same split of the data (the encoder's row slices) keeps each part in one
+  // core's caches; moving data between cores costs far more than reading it from the own L2 when
+  // the two vCPUs sit on different core complexes (measured here: 400 ns against 85 ns for a
+  // round trip, 40 against 130 GB/s for reading another core's writes). A thread not running yet
+  // still never holds the others up: a free thread takes its task. Which thread runs a task is
+  // thus only likely, not guaranteed; results must not depend on it. Above kMaxAffineTasks tasks
+  // (one claim bit each) it is a plain ParallelFor.
   static constexpr size_t kMaxAffineTasks = 31;
   template <class F>
   void ParallelForAffine(size_t num_tasks, const F& fn) {
@@ -66,14 +63,14 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
-  // The current loop's generation (high 32 bits; the top one marks an
-  // affine loop) and its next unclaimed task (low 32 bits; in an affine loop
-  // the set of claimed tasks, one bit each), claimed by compare-and-swap: a task is claimed only
-  // while its loop is current, so a worker that wakes late, after the caller has run every task
-  // itself, claims nothing of the finished loop. The caller waits for its tasks, never for workers
-  // to check in: a worker slow to wake (a wake-up through the kernel costs tens of microseconds,
-  // more in a VM whose other vCPU has halted) or busy elsewhere only takes fewer tasks. While Run
-  // writes a loop's parameters, its task field is kPublishing.
+  // The current loop's generation (high 32 bits; the top one marks an affine loop) and its next
+  // unclaimed task (low 32 bits; in an affine loop the set of claimed tasks, one bit each),
+  // claimed by compare-and-swap: a task is claimed only while its loop is current, so a worker
+  // that wakes late, after the caller has run every task itself, claims nothing of the finished
+  // loop. The caller waits for its tasks, never for workers to check in: a worker slow to wake (a
+  // wake-up through the kernel costs tens of microseconds, more in a VM whose other vCPU has
+  // halted) or busy elsewhere only takes fewer tasks. While Run writes a loop's parameters, its
+  // task field is kPublishing.
   static constexpr uint32_t kPublishing = 0xFFFFFFFFu;
   static constexpr uint32_t kAffine = 0x80000000u;
   std::atomic<uint64_t> work_{0};
