@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace qasr::kernels {
 
@@ -93,23 +95,20 @@ Status PackPanels(const float* w, size_t ldw, size_t n, size_t k, bool transpose
   if (w == nullptr) return InvalidArgument("pack panels: null weights");
   if (ldw < (transposed ? n : k)) return InvalidArgument("pack panels: stride too small");
   QASR_RETURN_IF_ERROR(ResizePanels(n, k, out));
-  const size_t panels = out.panels;
-  auto pack = [&](size_t p) {
-    float* dst = out.data.get() + p * k * kPanelCols;
-    const size_t n0 = p * kPanelCols, cols = std::min(kPanelCols, n - n0);
-    for (size_t kk = 0; kk < k; ++kk, dst += kPanelCols) {
-      for (size_t c = 0; c < cols; ++c)
-        dst[c] = transposed ? w[kk * ldw + n0 + c] : w[(n0 + c) * ldw + kk];
-      for (size_t c = cols; c < kPanelCols; ++c) dst[c] = 0.0f;
-    }
-  };
-  // At least ~64 KiB of panels per task.
-  const size_t per_task = std::max<size_t>(1, (size_t{1} << 14) / (k * kPanelCols));
-  const size_t tasks = (panels + per_task - 1) / per_task;
-  auto task = [&](size_t t) {
-    for (size_t p = t * per_task; p < std::min(panels, (t + 1) * per_task); ++p) pack(p);
-  };
-  ParallelFor(pool, tasks, task);
+  // Blocks of source rows (whole panels for W as [N][K], k steps of every
+  // panel for [K][N]), at least ~64 KiB of panels per task.
+  const size_t rows = transposed ? k : n;
+  const size_t row_floats = transposed ? out.panels * kPanelCols : k;
+  size_t block = std::max<size_t>(1, (size_t{1} << 14) / row_floats);
+  if (!transposed) block = (block + kPanelCols - 1) / kPanelCols * kPanelCols;
+  const size_t tasks = (rows + block - 1) / block;
+  std::vector<Status> status(tasks);
+  ParallelFor(pool, tasks, [&](size_t t) {
+    const size_t r0 = t * block, r1 = std::min(rows, r0 + block);
+    status[t] = PackPanelRows(w + r0 * ldw, ldw, n, k, transposed, r0, r1, out);
+  });
+  for (Status& st : status)
+    if (!st.ok()) return std::move(st);
   return Status::Ok();
 }
 
