@@ -241,32 +241,33 @@ Command AddTranscribeCommand(CLI::App& parent) {
   app->add_option("-m,--model", args->model,
                   std::string("Model file (.qasr); default: $QASR_MODEL, else ") + kDefaultModel +
                       " in ../models or ../share/qasr/models next to asr-cli");
-  app->add_option("-b,--beam", args->beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 64));
-  app->add_option("-n,--nbest", args->nbest, "Alternatives per segment (json), at most --beam")
-      ->check(CLI::Range(1, 64));
-  app->add_option("-t,--threads", args->threads, "Threads (default: all cores)")
-      ->check(CLI::Range(1, 1024));
+  // Numeric options and their ranges (CLI11 rejects a value outside with exit 105).
+  const auto bounded = [app](const char* name, auto& value, const std::string& help, auto lo,
+                             auto hi) {
+    app->add_option(name, value, help)->check(CLI::Range(lo, hi));
+  };
+  bounded("-b,--beam", args->beam, "Beam size (1 = greedy)", 1, 64);
+  bounded("-n,--nbest", args->nbest, "Alternatives per segment (json), at most --beam", 1, 64);
+  bounded("-t,--threads", args->threads, "Threads (default: all cores)", 1, 1024);
   app->add_option("-f,--format", args->format, "Output format")
       ->check(CLI::IsMember({"txt", "json", "srt", "vtt"}));
   app->add_option("-o,--output-dir", args->output_dir,
                   "Write FILE's result to DIR/<stem>.<format> instead of stdout");
-  app->add_option("--max-segment", args->max_segment_s, "Longest segment in seconds")
-      ->check(CLI::Range(1.0, 600.0));
-  app->add_option("--loop-guard", args->loop_guard,
-                  "Stop a unit of 1-4 tokens repeating more than N times in a row (0 = off)")
-      ->check(CLI::Range(0, 1000));
-  app->add_option("--len-pen", args->len_pen,
-                  "Length penalty: finished hypotheses are ranked by sum(log p) / length^P "
-                  "(fairseq --lenpen; > 1 favours longer ones)")
-      ->check(CLI::Range(0.0, 10.0));
-  app->add_option("--ctc-weight", args->ctc_weight,
-                  "Weight of the CTC prefix score in joint CTC/attention beam search, in [0, 1) "
-                  "(default: 0.5 for a model with a CTC head, else 0 = attention only)")
-      ->check(CLI::Range(0.0, 0.999999));
-  app->add_option("--ctc-pre-beam", args->ctc_pre_beam,
-                  "Joint search: tokens per hypothesis scored by CTC, the best by attention "
-                  "(default 0 = every token)")
-      ->check(CLI::Range(0, 100000));
+  bounded("--max-segment", args->max_segment_s, "Longest segment in seconds", 1.0, 600.0);
+  bounded("--loop-guard", args->loop_guard,
+          "Stop a unit of 1-4 tokens repeating more than N times in a row (0 = off)", 0, 1000);
+  bounded("--len-pen", args->len_pen,
+          "Length penalty: finished hypotheses are ranked by sum(log p) / length^P "
+          "(fairseq --lenpen; > 1 favours longer ones)",
+          0.0, 10.0);
+  bounded("--ctc-weight", args->ctc_weight,
+          "Weight of the CTC prefix score in joint CTC/attention beam search, in [0, 1) "
+          "(default: 0.5 for a model with a CTC head, else 0 = attention only)",
+          0.0, 0.999999);
+  bounded("--ctc-pre-beam", args->ctc_pre_beam,
+          "Joint search: tokens per hypothesis scored by CTC, the best by attention "
+          "(default 0 = every token)",
+          0, 100000);
   app->add_flag("--no-vad", args->no_vad, "Do not split at pauses (fixed-length segments)");
   app->add_flag("-q,--quiet", args->quiet, "No progress or per-file messages on stderr");
   return {app, [args] {
